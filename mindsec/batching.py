@@ -1,0 +1,39 @@
+"""Fixed-shape batching: every batch has the same shape so a compiled graph is built once.
+
+The last, ragged batch is padded (by repeating its first rows) and the padding dropped
+from the result.
+"""
+import numpy as np
+import mindspore as ms
+
+
+def padded_batches(n, batch_size):
+    """Yield ``(start, stop)`` index ranges covering ``range(n)`` in ``batch_size`` steps."""
+    for start in range(0, n, batch_size):
+        yield start, min(start + batch_size, n)
+
+
+def pad_to(array, size):
+    """``array`` with its first axis padded to ``size`` rows (edge rows repeated)."""
+    missing = size - array.shape[0]
+    if missing <= 0:
+        return array
+    reps = np.resize(np.arange(array.shape[0]), missing)
+    return np.concatenate([array, array[reps]], axis=0)
+
+
+def predict_logits(network, inputs, batch_size=1000):
+    """``network``'s outputs for numpy ``inputs``, in fixed-size batches. Returns numpy."""
+    n = inputs.shape[0]
+    batch_size = max(1, min(int(batch_size), n))
+    out = []
+    for start, stop in padded_batches(n, batch_size):
+        batch = pad_to(inputs[start:stop], batch_size)
+        out.append(network(ms.Tensor(batch)).asnumpy()[: stop - start])
+    return np.concatenate(out)
+
+
+def accuracy(network, inputs, labels, batch_size=1000):
+    """Top-1 accuracy of ``network`` on numpy ``inputs`` and class-index ``labels``."""
+    preds = predict_logits(network, inputs, batch_size).argmax(axis=1)
+    return float(np.mean(preds == np.asarray(labels)))

