@@ -49,7 +49,7 @@ def main(argv=None):
     net = LeNet5()
     t0 = time.perf_counter()
     train.fit(net, train_x, train_y, recipe, seed=args.seed, ckpt_path=args.out,
-              resume=args.resume, eval_data=(test_x, test_y))
+              resume=args.resume, eval_data=(test_x, test_y), meta={"data": source.name})
     wall = time.perf_counter() - t0
     acc = accuracy(net, test_x, test_y)
     print(f"test accuracy {acc:.4f} on {len(test_x)} images; training wall time {wall:.1f} s; "

@@ -37,3 +37,9 @@ def accuracy(network, inputs, labels, batch_size=1000):
     """Top-1 accuracy of ``network`` on numpy ``inputs`` and class-index ``labels``."""
     preds = predict_logits(network, inputs, batch_size).argmax(axis=1)
     return float(np.mean(preds == np.asarray(labels)))
+
+
+def predict_proba(network, inputs, batch_size=1000):
+    """Softmax of ``network``'s logits for numpy ``inputs`` (float32 (N, K))."""
+    from scipy.special import softmax  # pylint: disable=import-outside-toplevel
+    return softmax(predict_logits(network, inputs, batch_size), axis=1).astype(np.float32)

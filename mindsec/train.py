@@ -110,7 +110,7 @@ def _check_arrays(x, y):
 
 
 def fit(network, train_x, train_y, recipe, seed=0, ckpt_path=None, resume=False,
-        eval_data=None, log=print):
+        eval_data=None, log=print, meta=None):
     """Train ``network`` in place on numpy arrays with ``recipe``.
 
     Args:
@@ -124,6 +124,7 @@ def fit(network, train_x, train_y, recipe, seed=0, ckpt_path=None, resume=False,
         resume (bool): continue from ``ckpt_path`` if it exists.
         eval_data (tuple): ``(x, y)`` scored after every epoch, or ``None``.
         log (callable): receives one progress line per epoch.
+        meta (dict): extra values stored in each checkpoint (e.g. the data used).
 
     Returns:
         list[dict]: one record per epoch trained in this call (loss, train accuracy,
@@ -165,7 +166,7 @@ def fit(network, train_x, train_y, recipe, seed=0, ckpt_path=None, resume=False,
             network.set_train(True)
         if ckpt_path:
             checkpoint.save(step, ckpt_path, epoch=epoch + 1, recipe=recipe.name, seed=seed,
-                            epochs=recipe.epochs)
+                            epochs=recipe.epochs, **(meta or {}))
         history.append(record)
         log(format_record(record, recipe.epochs))
     network.set_train(False)

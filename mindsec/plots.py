@@ -1,0 +1,70 @@
+"""Figures (matplotlib, PNG): adversarial examples and accuracy against eps."""
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    return plt
+
+
+def adversarial_grid(inputs, adv_inputs, labels, clean_probs, adv_probs, path, count=8,
+                     title=None):
+    """Rows: originals, perturbations (adv - x, centred grey), adversarial images; each
+    with its label, predicted class and confidence. Picks the first ``count`` inputs the
+    model classified correctly. Returns the path."""
+    plt = _pyplot()
+    labels = np.asarray(labels)
+    right = np.flatnonzero(clean_probs.argmax(1) == labels)
+    picks = (right if right.size >= count else np.arange(len(labels)))[:count]
+    fig, axes = plt.subplots(3, len(picks), figsize=(1.45 * len(picks), 5.2), squeeze=False)
+    rows = ("original", "perturbation", "adversarial")
+    for col, i in enumerate(picks):
+        delta = adv_inputs[i, 0] - inputs[i, 0]
+        scale = max(float(np.abs(delta).max()), 1e-12)
+        images = (inputs[i, 0], 0.5 + 0.5 * delta / scale, adv_inputs[i, 0])
+        cp, ap = clean_probs[i], adv_probs[i]
+        captions = (f"true {labels[i]}\npred {cp.argmax()} ({cp.max():.2f})",
+                    f"|d|max {scale:.2f}",
+                    f"pred {ap.argmax()} ({ap.max():.2f})")
+        for row in range(3):
+            ax = axes[row, col]
+            ax.imshow(images[row], cmap="gray", vmin=0.0, vmax=1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            wrong = row == 2 and ap.argmax() != labels[i]
+            ax.set_title(captions[row], fontsize=8, color="crimson" if wrong else "black")
+            if col == 0:
+                ax.set_ylabel(rows[row], fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def eps_curve(sweep, path, title=None):
+    """Accuracy and mean true-class probability against eps from a
+    :class:`mindsec.attacks.SweepResult`. Returns the path."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    ax.plot(sweep.eps, 100 * sweep.accuracy, marker="o", ms=3, label="accuracy")
+    ax.plot(sweep.eps, 100 * sweep.mean_label_prob, marker="s", ms=3,
+            label="mean true-class probability")
+    ax.set_xlabel("eps (fraction of the [0, 1] pixel range)")
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

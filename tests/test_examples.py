@@ -1,0 +1,47 @@
+"""The example scripts, run as a user runs them, on a slice of real MNIST."""
+import json
+
+from mindsec.attacks import auto_batch_size
+from conftest import error_lines, run_script
+
+
+def test_fgsm_example_end_to_end(tmp_path):
+    ckpt, out = tmp_path / "lenet.ckpt", tmp_path / "fgsm"
+    args = ["examples/mnist_attack_fgsm.py", "--device", "CPU", "--train-samples", "3000",
+            "--test-samples", "400", "--epochs", "6", "--ckpt", ckpt, "--out-dir", out]
+    proc = run_script(*args)
+    assert proc.returncode == 0, proc.stderr
+    for line in ("prediction accuracy before attacking is", "mis-classification rate",
+                 "The average confidence of adversarial class", "(l0, l2, linf)",
+                 "structural similarity", "The average costing time",
+                 "softmax saturated"):
+        assert line in proc.stdout, line
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_images"] == 400
+    assert summary["accuracy_before"] > 0.7
+    assert summary["accuracy_after"] < summary["accuracy_before"] - 0.5
+    assert abs(summary["avg_lp_distance"][2] - 0.3) < 0.05
+    assert len(summary["eps_curve"]["accuracy"]) == 16
+    assert summary["eps_curve"]["accuracy"][0] == summary["accuracy_before"]
+    for name in ("fgsm_examples.png", "fgsm_eps_curve.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a second run reuses the finished checkpoint instead of training again
+    again = run_script(*args)
+    assert again.returncode == 0 and f"loaded {ckpt}" in again.stdout
+    assert json.loads((out / "summary.json").read_text())["accuracy_before"] == \
+        summary["accuracy_before"]
+
+
+def test_fgsm_example_rejects_a_bad_eps_in_one_line(tmp_path):
+    proc = run_script("examples/mnist_attack_fgsm.py", "--device", "CPU", "--eps", "1.5",
+                      "--train-samples", "300", "--test-samples", "50", "--epochs", "1",
+                      "--ckpt", tmp_path / "c.ckpt", "--out-dir", tmp_path)
+    assert proc.returncode == 2
+    assert error_lines(proc.stderr) == ["error: eps must be <= 1.0, got 1.5"]
+
+
+def test_auto_batch_size_scales_with_the_input():
+    assert auto_batch_size((1, 32, 32)) == 2048          # MNIST
+    assert auto_batch_size((3, 32, 32)) == 512           # CIFAR
+    assert auto_batch_size((3, 224, 224)) == 64          # ImageNet: MindArmour's default
+    assert auto_batch_size((1, 32, 32), share=10) == 128
