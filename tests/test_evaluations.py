@@ -8,14 +8,9 @@ from mindarmour.adv_robustness import evaluations as ma_eval
 from mindarmour.utils.util import calculate_lp_distance, compute_ssim
 
 from mindsec.attacks import FastGradientSignMethod
-from mindsec.batching import predict_logits
+from mindsec.batching import predict_proba
 from mindsec.errors import InputError
 from mindsec.evaluations import AttackEvaluate, DefenseEvaluate, lp_distances, ssim
-
-
-def softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +20,8 @@ def fgsm_case(trained_lenet, test_slice):
     adv = FastGradientSignMethod(trained_lenet, eps=0.3,
                                  loss_fn=nn.SoftmaxCrossEntropyWithLogits(sparse=True)) \
         .batch_generate(x, y)
-    return (x, y, adv, softmax(predict_logits(trained_lenet, adv)).astype(np.float32),
-            softmax(predict_logits(trained_lenet, x)).astype(np.float32))
+    return (x, y, adv, predict_proba(trained_lenet, adv),
+            predict_proba(trained_lenet, x))
 
 
 def _all_metrics(evaluator):

@@ -17,7 +17,7 @@ Differences, all on by default and each documented:
   the given ``loss_fn`` exactly as MindArmour does;
 * the whole step is one compiled graph (``mindspore.jit``), in GRAPH and PYNATIVE mode
   alike; batches are padded to a fixed shape;
-* ``batch_generate`` defaults to batch 512 (MindArmour: 64);
+* ``batch_generate`` picks its batch from the input size (2048 for MNIST; MindArmour: 64);
 * random parts come from a generator seeded by ``seed`` (MindArmour: ``np.random``);
 * :meth:`FastGradientMethod.sweep` evaluates many eps from one gradient.
 """
@@ -29,8 +29,8 @@ from mindspore import nn, ops
 
 from ..batching import pad_to, padded_batches, predict_logits
 from ..errors import InputError
-from .base import (DEFAULT_BATCH_SIZE, Attack, check_batch_size, check_inputs, check_number,
-                   to_class_indices)
+from .base import (DEFAULT_BATCH_SIZE, Attack, auto_batch_size, check_batch_size,
+                   check_inputs, check_number, to_class_indices)
 from .losses import log_odds, saturated
 
 _NORMS = {1: 1, "1": 1, "l1": 1, 2: 2, "2": 2, "l2": 2,
@@ -290,8 +290,10 @@ class GradientMethod(Attack):
         if eps.size == 0 or not np.isfinite(eps).all() or (eps < 0).any() or \
                 (self._bounds is not None and (eps > 1).any()):
             raise InputError(f"eps_values must be finite values in [0, 1], got {eps_values!r}")
-        batch_size = check_batch_size(batch_size)
         inputs = check_inputs(inputs, self._bounds)
+        # every batch is scored at each eps: share the default budget among them
+        batch_size = auto_batch_size(inputs.shape[1:], share=eps.size) if batch_size is None \
+            else check_batch_size(batch_size)
         n = inputs.shape[0]
         labels = self._prepare_labels(labels, inputs)
         index_labels = labels.argmax(axis=1).astype(np.int32) if labels.ndim == 2 else labels
@@ -387,6 +389,7 @@ class LeastLikelyClassMethod(FastGradientSignMethod):
         if self._logits_net is None:
             raise InputError("labels=None needs a network that returns logits and a loss_fn")
         inputs = check_inputs(inputs, self._bounds)
+        batch_size = auto_batch_size(inputs.shape[1:]) if batch_size is None else batch_size
         return predict_logits(self._logits_net, inputs, batch_size).argmin(axis=1) \
             .astype(np.int32)
 

@@ -70,6 +70,9 @@ def _ssim_chunk(a, b, win_size, data_range, k1, k2):
     return s.mean(axis=(2, 3)).mean(axis=1)
 
 
+_CHUNK = 256      # images per pass of the distance metrics
+
+
 class AttackEvaluate:
     """Evaluate adversarial examples (MindArmour's ``AttackEvaluate``).
 
@@ -112,6 +115,7 @@ class AttackEvaluate:
             self._target_label = None
             success = self._adv_label != self._true_label
         self._success = np.flatnonzero(success)
+        self._cache = None
 
     @property
     def success_indices(self):
@@ -138,20 +142,31 @@ class AttackEvaluate:
             return 0
         return float(np.mean(self._adv_preds[idx, self._true_label[idx]]))
 
+    def _distances(self):
+        """(L0, L2, Linf, SSIM) of every success, (4, S), computed once, in chunks so no
+        full-size copy of the images is made."""
+        if self._cache is None:
+            out = np.empty((4, self._success.size))
+            for start in range(0, self._success.size, _CHUNK):
+                idx = self._success[start:start + _CHUNK]
+                x, adv = self._inputs[idx], self._adv_inputs[idx]
+                out[:3, start:start + len(idx)] = lp_distances(x, adv)
+                out[3, start:start + len(idx)] = ssim(adv, x)
+            self._cache = out
+        return self._cache
+
     def avg_lp_distance(self):
         """Mean relative (L0, L2, Linf) distance over successes; (-1, -1, -1) if none."""
-        idx = self._success
-        if idx.size == 0:
+        if self._success.size == 0:
             return -1, -1, -1
-        l0, l2, linf = lp_distances(self._inputs[idx], self._adv_inputs[idx])
-        return float(l0.mean()), float(l2.mean()), float(linf.mean())
+        l0, l2, linf = self._distances()[:3].mean(axis=1)
+        return float(l0), float(l2), float(linf)
 
     def avg_ssim(self):
         """Mean SSIM between adversarial and clean images over successes; -1 if none."""
-        idx = self._success
-        if idx.size == 0:
+        if self._success.size == 0:
             return -1
-        return float(ssim(self._adv_inputs[idx], self._inputs[idx]).mean())
+        return float(self._distances()[3].mean())
 
     def nte(self):
         """Noise tolerance estimation: mean gap between the top two probabilities over

@@ -13,8 +13,8 @@ def as_array(name, value, ndim=None):
         raise InputError(f"{name} must be {ndim}-D, got shape {value.shape}")
     if value.shape and value.shape[0] == 0:
         raise InputError(f"{name} is empty")
-    if not np.isfinite(value).all():
-        raise InputError(f"{name} contains NaN or Inf")
+    if value.size and not (np.isfinite(value.min()) and np.isfinite(value.max())):
+        raise InputError(f"{name} contains NaN or Inf")   # NaN and Inf reach min or max
     return value
 
 
