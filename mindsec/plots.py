@@ -11,6 +11,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path):
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def adversarial_grid(inputs, adv_inputs, labels, clean_probs, adv_probs, path, count=8,
                      title=None):
     """Rows: originals, perturbations (adv - x, centred grey), adversarial images; each
@@ -41,11 +49,7 @@ def adversarial_grid(inputs, adv_inputs, labels, clean_probs, adv_probs, path, c
                 ax.set_ylabel(rows[row], fontsize=9)
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def eps_curve(sweep, path, title=None):
@@ -63,8 +67,4 @@ def eps_curve(sweep, path, title=None):
     ax.legend(loc="upper right", fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

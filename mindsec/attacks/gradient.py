@@ -119,27 +119,38 @@ def _direction(grad, norm):
     return (flat / (size + 1e-12)).reshape(grad.shape)
 
 
-class _SingleStep(nn.Cell):
-    """(x, y, valid, noise) -> (x_adv, #saturated): the whole attack on the device.
-    ``noise`` holds the random signs (random variants; otherwise unused)."""
+class _GradientCell(nn.Cell):
+    """Shared part of the compiled cells: the loss's input gradient and its direction."""
 
-    def __init__(self, loss_cell, norm, targeted, eps, alpha, bounds):
+    def __init__(self, loss_cell, norm, targeted, bounds):
         super().__init__(auto_prefix=False)
         self.grad_fn = ops.value_and_grad(loss_cell, grad_position=0, has_aux=True)
         self.norm = norm
         self.targeted = targeted
-        self.eps = eps
-        self.alpha = alpha
         self.has_bounds = bounds is not None
         self.low, self.high = bounds if bounds is not None else (0.0, 1.0)
         self.scale = (self.high - self.low) if bounds is not None else 1.0
 
-    @ms.jit
-    def construct(self, x, y, valid, noise):
+    def direction(self, x, y, valid):
+        """(unit step direction per sample, #saturated)."""
         (_, n_sat), grad = self.grad_fn(x, y, valid)
         if self.targeted:
             grad = -grad
-        direction = _direction(grad, self.norm)
+        return _direction(grad, self.norm), n_sat
+
+
+class _SingleStep(_GradientCell):
+    """(x, y, valid, noise) -> (x_adv, #saturated): the whole attack on the device.
+    ``noise`` holds the random signs (random variants; otherwise unused)."""
+
+    def __init__(self, loss_cell, norm, targeted, eps, alpha, bounds):
+        super().__init__(loss_cell, norm, targeted, bounds)
+        self.eps = eps
+        self.alpha = alpha
+
+    @ms.jit
+    def construct(self, x, y, valid, noise):
+        direction, n_sat = self.direction(x, y, valid)
         if self.alpha is not None:
             perturbation = (self.eps - self.alpha) * direction + self.alpha * noise
         else:
@@ -150,28 +161,19 @@ class _SingleStep(nn.Cell):
         return x_adv, n_sat
 
 
-class _Sweep(nn.Cell):
-    """(x, y, eps (K,)) -> predictions (K,B) and label probabilities (K,B) of
+class _Sweep(_GradientCell):
+    """(x, y, valid, eps (K,)) -> predictions (K,B) and label probabilities (K,B) of
     ``clip(x + eps_k * range * direction)``: one gradient for every eps."""
 
     def __init__(self, loss_cell, network, norm, targeted, bounds):
-        super().__init__(auto_prefix=False)
-        self.grad_fn = ops.value_and_grad(loss_cell, grad_position=0, has_aux=True)
+        super().__init__(loss_cell, norm, targeted, bounds)
         self.network = network
-        self.norm = norm
-        self.targeted = targeted
-        self.has_bounds = bounds is not None
-        self.low, self.high = bounds if bounds is not None else (0.0, 1.0)
-        self.scale = (self.high - self.low) if bounds is not None else 1.0
 
     @ms.jit
     def construct(self, x, y, valid, eps):
-        (_, n_sat), grad = self.grad_fn(x, y, valid)
-        if self.targeted:
-            grad = -grad
-        direction = _direction(grad, self.norm) * self.scale
+        direction, n_sat = self.direction(x, y, valid)
+        direction = direction * self.scale
         k = eps.shape[0]
-        shape = (k,) + x.shape
         x_adv = x.expand_dims(0) + eps.reshape((k,) + (1,) * x.ndim) * direction.expand_dims(0)
         if self.has_bounds:
             x_adv = ops.clamp(x_adv, self.low, self.high)
