@@ -1,0 +1,283 @@
+"""mindsec vs MindArmour, side by side, in one process on real MNIST (32x32).
+
+    python bench/run.py [--device CPU] [--quick] [--ckpt runs/lenet5.ckpt]
+
+Rows (median of --repeats timed runs after one warm-up; samples/s):
+  floor   LeNet5 forward and forward+backward w.r.t. the input, compiled, batch 32/64/128/512
+  fgsm    FGSM eps=0.3 over the test images: mindsec vs mindarmour at batch 32/128/512 and
+          each one's default batch, in GRAPH and PYNATIVE mode, timed interleaved (round
+          by round, so a shared machine's load hits both alike); max |difference| between
+          mindsec(stable_loss=False) and mindarmour outputs, and each one's adv. accuracy
+  sweep   10 eps values (0.03..0.3), scored: mindsec's one-gradient sweep vs mindarmour
+          generating and predicting once per eps
+  eval    AttackEvaluate, all metrics with SSIM, on the FGSM examples
+Writes bench/results/<date>-<device>.json and .md (the table docs/results.md quotes).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import mindsec  # noqa: F401  (runtime settings before MindSpore runs anything)
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+
+from mindsec import checkpoint, context, data, train
+from mindsec.attacks import FastGradientSignMethod, auto_batch_size
+from mindsec.batching import predict_logits, predict_proba
+from mindsec.evaluations import AttackEvaluate
+from mindsec.models import LeNet5
+
+HERE = Path(__file__).resolve().parent
+MODES = {"graph": ms.GRAPH_MODE, "pynative": ms.PYNATIVE_MODE}
+FLOOR_BATCHES = (32, 64, 128, 512, 2048)     # 64: MindArmour's default; 2048: mindsec's
+
+
+def timed(fns, repeats):
+    """Median wall seconds of each of ``fns`` (name -> callable) over ``repeats`` rounds,
+    after one warm-up call each. The calls are interleaved round by round, so the load
+    from other processes on a shared machine hits every contender alike."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+class _InputGrad(nn.Cell):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="sum")
+        self.grad = ops.GradOperation()
+
+    def _loss(self, x, y):
+        return self.loss(self.net(x), y)
+
+    @ms.jit
+    def construct(self, x, y):
+        return self.grad(self._loss)(x, y)
+
+
+class _Forward(nn.Cell):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    @ms.jit
+    def construct(self, x):
+        return self.net(x)
+
+
+def floor_rows(net, x, y, repeats):
+    rows = []
+    fwd, bwd = _Forward(net), _InputGrad(net)
+    size = max(len(x), max(FLOOR_BATCHES))      # enough images for one batch of each size
+    x, y = np.resize(x, (size,) + x.shape[1:]), np.resize(y, size)
+    for bs in FLOOR_BATCHES:
+        n = max(bs, (min(len(x), 4096) // bs) * bs)
+        xb = [ms.Tensor(x[i:i + bs]) for i in range(0, n, bs)]
+        yb = [ms.Tensor(y[i:i + bs]) for i in range(0, n, bs)]
+
+        def run_fwd():
+            out = [fwd(b) for b in xb]
+            out[-1].asnumpy()
+
+        def run_bwd():
+            out = [bwd(a, b) for a, b in zip(xb, yb)]
+            out[-1].asnumpy()
+        seconds = timed({"fwd": run_fwd, "bwd": run_bwd}, repeats)
+        rows.append({"row": "floor", "what": "forward", "batch": bs,
+                     "samples_per_s": n / seconds["fwd"]})
+        rows.append({"row": "floor", "what": "forward+backward(input)", "batch": bs,
+                     "samples_per_s": n / seconds["bwd"]})
+    return rows
+
+
+def fgsm_rows(net, x, y, repeats, mode):
+    from mindarmour.adv_robustness.attacks import FastGradientSignMethod as MAFGSM  # noqa
+    ms.set_context(mode=MODES[mode])
+    onehot = np.eye(10, dtype=np.float32)[y]
+    ce = nn.SoftmaxCrossEntropyWithLogits(sparse=False)
+    ours = FastGradientSignMethod(net, eps=0.3, loss_fn=ce)
+    strict = FastGradientSignMethod(net, eps=0.3, loss_fn=ce, stable_loss=False)
+    ref = MAFGSM(net, eps=0.3, loss_fn=ce)
+    outputs, fns, meta = {}, {}, {}
+    for who, attack in (("mindsec", ours), ("mindarmour", ref)):
+        default = auto_batch_size(x.shape[1:]) if who == "mindsec" else 64
+        for bs in (32, 128, 512, None):
+            kwargs = {} if bs is None else {"batch_size": bs}
+            key = (who, bs)
+            fns[key] = (lambda a=attack, k=kwargs, key=key:
+                        outputs.__setitem__(key, a.batch_generate(x, onehot, **k)))
+            meta[key] = f"default ({default})" if bs is None else bs
+    seconds = timed(fns, repeats)
+    rows = [{"row": "fgsm", "mode": mode, "impl": who, "batch": meta[(who, bs)],
+             "samples_per_s": len(x) / seconds[(who, bs)],
+             "adv_accuracy": float(np.mean(predict_logits(net, outputs[(who, bs)])
+                                           .argmax(1) == y))}
+            for who, bs in fns]
+    diff = float(np.abs(strict.batch_generate(x, onehot) - outputs[("mindarmour", None)]).max())
+    ms.set_context(mode=ms.GRAPH_MODE)
+    return rows, diff, ours.stats["saturated"], outputs[("mindsec", None)]
+
+
+def sweep_rows(net, x, y, repeats):
+    from mindarmour.adv_robustness.attacks import FastGradientSignMethod as MAFGSM  # noqa
+    eps_values = np.linspace(0.03, 0.3, 10)
+    ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True)
+    ours = FastGradientSignMethod(net, loss_fn=ce)
+    result = {}
+
+    def mindsec_sweep():
+        result["ours"] = ours.sweep(x, y, eps_values).accuracy
+
+    def mindarmour_loop():
+        accs = []
+        for eps in eps_values:
+            adv = MAFGSM(net, eps=float(eps), loss_fn=ce).batch_generate(x, y)
+            accs.append(np.mean(predict_logits(net, adv, 64).argmax(1) == y))
+        result["ref"] = np.array(accs)
+    seconds = timed({"ours": mindsec_sweep, "ref": mindarmour_loop}, max(1, min(repeats, 3)))
+    t_ours, t_ref = seconds["ours"], seconds["ref"]
+    return [{"row": "sweep", "impl": "mindsec", "samples_per_s": len(x) / t_ours,
+             "seconds": t_ours, "adv_accuracy": result["ours"].round(4).tolist()},
+            {"row": "sweep", "impl": "mindarmour", "samples_per_s": len(x) / t_ref,
+             "seconds": t_ref, "adv_accuracy": result["ref"].round(4).tolist()}]
+
+
+def eval_rows(net, x, y, adv, repeats):
+    from mindarmour.adv_robustness.evaluations import AttackEvaluate as MAEval  # noqa
+    probs = predict_proba(net, adv)
+    onehot = np.eye(10, dtype=np.float32)[y]
+    def evaluate(cls):
+        ev = cls(x, onehot, adv, probs)
+        return (ev.mis_classification_rate(), ev.avg_conf_adv_class(),
+                ev.avg_conf_true_class(), ev.avg_lp_distance(), ev.avg_ssim(), ev.nte())
+    seconds = timed({"mindsec": lambda: evaluate(AttackEvaluate),
+                     "mindarmour": lambda: evaluate(MAEval)}, repeats)
+    return [{"row": "eval", "impl": who, "seconds": seconds[who],
+             "samples_per_s": len(x) / seconds[who], "ssim": float(evaluate(cls)[4])}
+            for who, cls in (("mindsec", AttackEvaluate), ("mindarmour", MAEval))]
+
+
+def get_model(ckpt, quick, source):
+    ms.set_seed(0)
+    net = LeNet5()
+    if ckpt and Path(ckpt).exists():
+        checkpoint.load_into(net, ckpt)
+        return net, str(ckpt)
+    n = 10000 if quick else None
+    recipe = train.get_recipe("default", 2 if quick else None)
+    tx, ty = data.load_mnist("train", num_samples=n, source=source)
+    train.fit(net, tx, ty, recipe, log=lambda s: None)
+    return net, f"trained here: default recipe, {recipe.epochs} epochs on {len(tx)} images"
+
+
+def markdown(result):
+    lines = [f"Machine: {result['machine']['cpu']}, {result['machine']['cores']} cores; "
+             f"MindSpore {result['versions']['mindspore']}, MindArmour "
+             f"{result['versions']['mindarmour']}; {result['images']} test images; model "
+             f"{result['model']}; median of {result['repeats']} runs. Command: "
+             f"`{result['command']}`", "",
+             "| row | mode | impl | batch | samples/s | vs mindarmour default | vs floor | adv. acc |",
+             "|---|---|---|---|---:|---:|---:|---:|"]
+    floor = {r["batch"]: r["samples_per_s"] for r in result["rows"]
+             if r["row"] == "floor" and r["what"].startswith("forward+")}
+    ref = {(r["mode"]): r["samples_per_s"] for r in result["rows"]
+           if r["row"] == "fgsm" and r["impl"] == "mindarmour" and str(r["batch"]).startswith("default")}
+    for r in result["rows"]:
+        if r["row"] == "floor":
+            lines.append(f"| floor | compiled | {r['what']} | {r['batch']} | "
+                         f"{r['samples_per_s']:,.0f} | | | |")
+        elif r["row"] == "fgsm":
+            bs = r["batch"] if isinstance(r["batch"], int) else int(str(r["batch"]).split("(")[1][:-1])
+            lines.append(f"| fgsm | {r['mode']} | {r['impl']} | {r['batch']} | "
+                         f"{r['samples_per_s']:,.0f} | {r['samples_per_s'] / ref[r['mode']]:.2f}x"
+                         f" | {r['samples_per_s'] / floor[bs]:.2f} | {100 * r['adv_accuracy']:.2f}% |")
+    sweep = {r["impl"]: r for r in result["rows"] if r["row"] == "sweep"}
+    ev = {r["impl"]: r for r in result["rows"] if r["row"] == "eval"}
+    lines += ["", "| task | mindsec s | mindarmour s | speed-up |", "|---|---:|---:|---:|",
+              f"| eps sweep, 10 eps, scored | {sweep['mindsec']['seconds']:.2f} | "
+              f"{sweep['mindarmour']['seconds']:.2f} | "
+              f"{sweep['mindarmour']['seconds'] / sweep['mindsec']['seconds']:.2f}x |",
+              f"| AttackEvaluate, all metrics | {ev['mindsec']['seconds']:.3f} | "
+              f"{ev['mindarmour']['seconds']:.3f} | "
+              f"{ev['mindarmour']['seconds'] / ev['mindsec']['seconds']:.2f}x |",
+              "", f"max |mindsec(stable_loss=False) - mindarmour| over all FGSM outputs: "
+              f"{result['max_abs_diff_strict']:g} (graph), "
+              f"{result['max_abs_diff_strict_pynative']:g} (pynative); saturated samples: "
+              f"{result['saturated']}"]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--quick", action="store_true",
+                        help="2,000 images, 5 repeats (a few minutes on 2 cores)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--ckpt", default="runs/lenet5.ckpt",
+                        help="trained LeNet5 (trained here if missing)")
+    parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--table", metavar="FILE.json",
+                        help="print the markdown table of an earlier run and exit")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(markdown(json.loads(Path(args.table).read_text())))
+        return 0
+    target = context.set_device(args.device, "graph")
+    source = data.resolve_data_dir(args.data_dir)
+    n = 2000 if args.quick else None
+    x, y = data.load_mnist("test", num_samples=n, source=source)
+    net, model = get_model(args.ckpt, args.quick, source)
+    net.set_train(False)
+    from importlib.metadata import version  # pylint: disable=import-outside-toplevel
+
+    rows = floor_rows(net, x, y, args.repeats)
+    print("floor done", flush=True)
+    graph_rows, diff_graph, saturated, adv = fgsm_rows(net, x, y, args.repeats, "graph")
+    print("fgsm graph done", flush=True)
+    py_rows, diff_py, _, _ = fgsm_rows(net, x, y, args.repeats, "pynative")
+    print("fgsm pynative done", flush=True)
+    rows += graph_rows + py_rows + sweep_rows(net, x, y, args.repeats) + \
+        eval_rows(net, x, y, adv, args.repeats)
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) \
+        if Path("/proc/cpuinfo").exists() else platform.processor()
+    result = {
+        "date": datetime.date.today().isoformat(), "device": target, "images": len(x),
+        "repeats": args.repeats, "model": model, "data": source.describe(),
+        "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {"cpu": cpu, "cores": len(os.sched_getaffinity(0)),
+                    "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA")},
+        "versions": {"mindspore": ms.__version__, "mindarmour": version("mindarmour"),
+                     "mindsec": mindsec.__version__, "numpy": np.__version__},
+        "rows": rows, "max_abs_diff_strict": diff_graph,
+        "max_abs_diff_strict_pynative": diff_py, "saturated": saturated,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{result['date']}-{target}{'-quick' if args.quick else ''}"
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    table = markdown(result)
+    (out / f"{stem}.md").write_text(table)
+    print(table)
+    print(f"written {out / stem}.json and .md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
