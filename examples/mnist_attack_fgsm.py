@@ -16,15 +16,13 @@ from pathlib import Path
 
 import mindsec  # noqa: F401  (runtime settings before MindSpore runs anything)
 import numpy as np
-import mindspore as ms
 from mindspore import nn
 
-from mindsec import checkpoint, context, data, plots, train
+from mindsec import context, data, plots, train, workflows
 from mindsec.attacks import FastGradientSignMethod, auto_batch_size
 from mindsec.batching import predict_proba
 from mindsec.cli_support import add_data_arguments, run_main
 from mindsec.evaluations import AttackEvaluate
-from mindsec.models import LeNet5
 
 
 def parse_args(argv):
@@ -48,39 +46,13 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def get_model(args, source):
-    """LeNet5 from --ckpt: foreign weights are loaded; a mindsec training checkpoint is
-    resumed to completion (or used as is when complete); none at all is trained."""
-    ms.set_seed(args.seed)
-    net = LeNet5()
-    ckpt = Path(args.ckpt)
-    if ckpt.exists():
-        _, meta = checkpoint.load(ckpt)
-        if "recipe" not in meta:
-            checkpoint.load_into(net, ckpt)
-            print(f"loaded weights from {ckpt}")
-            return net
-        if meta.get("data", source.name) != source.name:
-            print(f"note: {ckpt} was trained on {meta['data']}, this run uses {source.name}; "
-                  f"pass another --ckpt to train afresh")
-        if meta.get("epoch") == meta.get("epochs"):
-            checkpoint.load_into(net, ckpt)
-            print(f"loaded {ckpt} (recipe {meta['recipe']}, {meta['epoch']} epochs)")
-            return net
-    recipe = train.get_recipe(args.recipe, args.epochs)
-    train_x, train_y = data.load_mnist("train", num_samples=args.train_samples, source=source)
-    print(f"training LeNet5 ({recipe.name} recipe, {recipe.epochs} epochs) -> {ckpt}")
-    train.fit(net, train_x, train_y, recipe, seed=args.seed, ckpt_path=ckpt, resume=True,
-              meta={"data": source.name})
-    return net
-
-
 def main(argv=None):
     args = parse_args(argv)
     target = context.set_device(args.device, args.mode)
     source = data.resolve_data_dir(args.data_dir)
     print(f"device {target} ({args.mode} mode); {source.describe()}")
-    net = get_model(args, source)
+    net = workflows.lenet5(args.ckpt, source, args.recipe, args.epochs, args.seed,
+                           args.train_samples)
     net.set_train(False)
     x, y = data.load_mnist("test", num_samples=args.test_samples, source=source)
 

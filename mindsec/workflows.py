@@ -1,0 +1,46 @@
+"""Steps the example scripts and the command line share."""
+from pathlib import Path
+
+import mindspore as ms
+
+from . import checkpoint, data, train
+from .models import LeNet5
+
+
+def lenet5(ckpt, source, recipe="default", epochs=None, seed=0, train_samples=None,
+           log=print):
+    """LeNet5 from ``ckpt``: foreign weights are loaded; a finished mindsec training
+    checkpoint is loaded; an unfinished one is resumed to completion; a missing one is
+    trained with ``recipe`` on ``source``'s training split and written there."""
+    ms.set_seed(seed)
+    net = LeNet5()
+    ckpt = Path(ckpt)
+    if ckpt.exists():
+        _, meta = checkpoint.load(ckpt)
+        if "recipe" not in meta:
+            checkpoint.load_into(net, ckpt)
+            log(f"loaded weights from {ckpt}")
+            return net
+        if meta.get("data", source.name) != source.name:
+            log(f"note: {ckpt} was trained on {meta['data']}, this run uses {source.name}; "
+                f"pass another --ckpt to train afresh")
+        if meta.get("epoch") == meta.get("epochs"):
+            checkpoint.load_into(net, ckpt)
+            log(f"loaded {ckpt} (recipe {meta['recipe']}, {meta['epoch']} epochs)")
+            net.set_train(False)
+            return net
+    rec = train.get_recipe(recipe, epochs)
+    train_x, train_y = data.load_mnist("train", num_samples=train_samples, source=source)
+    log(f"training LeNet5 ({rec.name} recipe, {rec.epochs} epochs) -> {ckpt}")
+    train.fit(net, train_x, train_y, rec, seed=seed, ckpt_path=ckpt, resume=True, log=log,
+              meta={"data": source.name})
+    return net
+
+
+def copy_of(network):
+    """A LeNet5 with the same weights as ``network`` (to defend without touching it)."""
+    twin = LeNet5()
+    ms.load_param_into_net(twin, {p.name: ms.Parameter(p.data.copy(), p.name)
+                                  for p in network.get_parameters()})
+    twin.set_train(False)
+    return twin
