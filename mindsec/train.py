@@ -75,7 +75,8 @@ def make_optimizer(network, recipe, steps_per_epoch):
 
 
 class TrainStep(nn.Cell):
-    """One optimisation step; returns ``(loss, number of correct predictions)``."""
+    """One optimisation step; returns ``(mean loss, number of correct predictions)``.
+    ``y`` must be class indices for the count (one-hot labels: see the defenses)."""
 
     def __init__(self, network, loss_fn, optimizer):
         super().__init__(auto_prefix=False)
@@ -93,7 +94,7 @@ class TrainStep(nn.Cell):
         (loss, logits), grads = self.grad_fn(x, y)
         self.optimizer(grads)
         correct = (logits.argmax(axis=1) == y).astype(ms.int32).sum()
-        return loss, correct
+        return loss.mean(), correct
 
 
 def _check_arrays(x, y):
