@@ -45,3 +45,22 @@ def test_auto_batch_size_scales_with_the_input():
     assert auto_batch_size((3, 32, 32)) == 512           # CIFAR
     assert auto_batch_size((3, 224, 224)) == 64          # ImageNet: MindArmour's default
     assert auto_batch_size((1, 32, 32), share=10) == 128
+
+
+def test_nad_example_reports_both_protocols(tmp_path):
+    common = ["examples/mnist_defense_nad.py", "--device", "CPU", "--train-samples", "3000",
+              "--test-samples", "300", "--ckpt", tmp_path / "lenet.ckpt"]
+    proc = run_script(*common, "--out", tmp_path / "r.json")
+    assert proc.returncode == 0, proc.stderr
+    assert "(a) FGSM made on the undefended model" in proc.stdout
+    assert "(b) FGSM made on the model itself" in proc.stdout
+    assert "NAD trains on the training split" in proc.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["test_images"] == 300 and report["setting"] == "quick"
+    assert report["defended"]["fgsm_transfer"] > report["undefended"]["fgsm"]
+    assert set(report["defended"]["defense_evaluate"]) == {"cav", "crr", "csr", "ccv", "cos"}
+    tut = run_script(*common, "--tutorial-protocol", "--nad-epochs", "1",
+                     "--out", tmp_path / "t.json")
+    assert tut.returncode == 0, tut.stderr
+    assert "tutorial protocol: NAD retrains on the test images" in tut.stdout
+    assert json.loads((tmp_path / "t.json").read_text())["setting"] == "tutorial"
