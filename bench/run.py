@@ -11,6 +11,8 @@ Rows (median of --repeats timed runs after one warm-up; samples/s):
   sweep   10 eps values (0.03..0.3), scored: mindsec's one-gradient sweep vs mindarmour
           generating and predicting once per eps
   eval    AttackEvaluate, all metrics with SSIM, on the FGSM examples
+  nad     one NaturalAdversarialDefense pass at batch 32 over --nad-images training images:
+          mindsec's fused step vs mindarmour's batch_defense, GRAPH and PYNATIVE
 Writes bench/results/<date>-<device>.json and .md (the table docs/results.md quotes).
 """
 import argparse
@@ -171,6 +173,32 @@ def eval_rows(net, x, y, adv, repeats):
             for who, cls in (("mindsec", AttackEvaluate), ("mindarmour", MAEval))]
 
 
+def nad_rows(net, source, n_images, repeats):
+    """One NaturalAdversarialDefense pass (eps 0.3, batch 32, Momentum(0.01, 0.09) as in
+    the tutorial) over ``n_images`` training images: mindsec's fused step vs mindarmour's
+    batch_defense, GRAPH and PYNATIVE, timed interleaved."""
+    from mindarmour.adv_robustness.defenses import NaturalAdversarialDefense as MANAD  # noqa
+    from mindsec.defenses import NaturalAdversarialDefense  # noqa
+    from mindsec.workflows import copy_of  # noqa
+    x, y = data.load_mnist("train", num_samples=n_images, source=source)
+    rows = []
+    for mode in ("graph", "pynative"):
+        ms.set_context(mode=MODES[mode])
+        makers = {}
+        for who, cls in (("mindsec", NaturalAdversarialDefense), ("mindarmour", MANAD)):
+            twin = copy_of(net)
+            loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+            opt = nn.Momentum(twin.trainable_params(), 0.01, 0.09)
+            defense = cls(twin, loss_fn=loss, optimizer=opt, bounds=(0.0, 1.0), eps=0.3)
+            makers[who] = (lambda d=defense: d.batch_defense(x, y, batch_size=32, epochs=1))
+        seconds = timed(makers, repeats)
+        rows += [{"row": "nad", "mode": mode, "impl": who, "batch": 32, "images": n_images,
+                  "seconds": seconds[who], "samples_per_s": n_images / seconds[who],
+                  "epoch_60k_s": 60000 * seconds[who] / n_images} for who in makers]
+    ms.set_context(mode=ms.GRAPH_MODE)
+    return rows
+
+
 def get_model(ckpt, quick, source):
     ms.set_seed(0)
     net = LeNet5()
@@ -190,8 +218,10 @@ def markdown(result):
              f"{result['versions']['mindarmour']}; {result['images']} test images; model "
              f"{result['model']}; median of {result['repeats']} runs. Command: "
              f"`{result['command']}`", "",
-             "| row | mode | impl | batch | samples/s | vs mindarmour default | vs floor | adv. acc |",
-             "|---|---|---|---|---:|---:|---:|---:|"]
+             ]
+    if any(r["row"] in ("floor", "fgsm") for r in result["rows"]):
+        lines += ["| row | mode | impl | batch | samples/s | vs mindarmour default | vs floor "
+                  "| adv. acc |", "|---|---|---|---|---:|---:|---:|---:|"]
     floor = {r["batch"]: r["samples_per_s"] for r in result["rows"]
              if r["row"] == "floor" and r["what"].startswith("forward+")}
     ref = {(r["mode"]): r["samples_per_s"] for r in result["rows"]
@@ -205,19 +235,28 @@ def markdown(result):
             lines.append(f"| fgsm | {r['mode']} | {r['impl']} | {r['batch']} | "
                          f"{r['samples_per_s']:,.0f} | {r['samples_per_s'] / ref[r['mode']]:.2f}x"
                          f" | {r['samples_per_s'] / floor[bs]:.2f} | {100 * r['adv_accuracy']:.2f}% |")
-    sweep = {r["impl"]: r for r in result["rows"] if r["row"] == "sweep"}
-    ev = {r["impl"]: r for r in result["rows"] if r["row"] == "eval"}
-    lines += ["", "| task | mindsec s | mindarmour s | speed-up |", "|---|---:|---:|---:|",
-              f"| eps sweep, 10 eps, scored | {sweep['mindsec']['seconds']:.2f} | "
-              f"{sweep['mindarmour']['seconds']:.2f} | "
-              f"{sweep['mindarmour']['seconds'] / sweep['mindsec']['seconds']:.2f}x |",
-              f"| AttackEvaluate, all metrics | {ev['mindsec']['seconds']:.3f} | "
-              f"{ev['mindarmour']['seconds']:.3f} | "
-              f"{ev['mindarmour']['seconds'] / ev['mindsec']['seconds']:.2f}x |",
-              "", f"max |mindsec(stable_loss=False) - mindarmour| over all FGSM outputs: "
-              f"{result['max_abs_diff_strict']:g} (graph), "
-              f"{result['max_abs_diff_strict_pynative']:g} (pynative); saturated samples: "
-              f"{result['saturated']}"]
+    tasks = []
+    for row, label in (("sweep", "eps sweep, 10 eps, scored"),
+                       ("eval", "AttackEvaluate, all metrics"),
+                       ("nad", "NAD pass, batch 32")):
+        by_mode = {}
+        for r in result["rows"]:
+            if r["row"] == row:
+                by_mode.setdefault(r.get("mode", ""), {})[r["impl"]] = r
+        for mode, pair in by_mode.items():
+            ours, ref = pair["mindsec"]["seconds"], pair["mindarmour"]["seconds"]
+            what = f"{label}, {mode}" if mode else label
+            if row == "nad":
+                what += f" ({pair['mindsec']['images']} images)"
+            tasks.append(f"| {what} | {ours:.3f} | {ref:.3f} | {ref / ours:.2f}x |")
+    if tasks:
+        lines += ["", "| task | mindsec s | mindarmour s | speed-up |", "|---|---:|---:|---:|"]
+        lines += tasks
+    if result.get("max_abs_diff_strict") is not None:
+        lines += ["", f"max |mindsec(stable_loss=False) - mindarmour| over all FGSM outputs: "
+                      f"{result['max_abs_diff_strict']:g} (graph), "
+                      f"{result['max_abs_diff_strict_pynative']:g} (pynative); saturated "
+                      f"samples: {result['saturated']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -231,6 +270,11 @@ def main(argv=None):
     parser.add_argument("--ckpt", default="runs/lenet5.ckpt",
                         help="trained LeNet5 (trained here if missing)")
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("--rows", default="floor,fgsm,sweep,eval",
+                        help="comma-separated rows to run: floor, fgsm, sweep, eval, nad "
+                             "(default: %(default)s)")
+    parser.add_argument("--nad-images", type=int, default=12800,
+                        help="training images per NAD pass (default %(default)s)")
     parser.add_argument("--table", metavar="FILE.json",
                         help="print the markdown table of an earlier run and exit")
     args = parser.parse_args(argv)
@@ -245,14 +289,22 @@ def main(argv=None):
     net.set_train(False)
     from importlib.metadata import version  # pylint: disable=import-outside-toplevel
 
-    rows = floor_rows(net, x, y, args.repeats)
-    print("floor done", flush=True)
-    graph_rows, diff_graph, saturated, adv = fgsm_rows(net, x, y, args.repeats, "graph")
-    print("fgsm graph done", flush=True)
-    py_rows, diff_py, _, _ = fgsm_rows(net, x, y, args.repeats, "pynative")
-    print("fgsm pynative done", flush=True)
-    rows += graph_rows + py_rows + sweep_rows(net, x, y, args.repeats) + \
-        eval_rows(net, x, y, adv, args.repeats)
+    wanted = set(args.rows.split(","))
+    rows, diff_graph, diff_py, saturated, adv = [], None, None, None, None
+    if "floor" in wanted:
+        rows += floor_rows(net, x, y, args.repeats)
+        print("floor done", flush=True)
+    if wanted & {"fgsm", "eval"}:
+        graph_rows, diff_graph, saturated, adv = fgsm_rows(net, x, y, args.repeats, "graph")
+        py_rows, diff_py, _, _ = fgsm_rows(net, x, y, args.repeats, "pynative")
+        rows += graph_rows + py_rows
+        print("fgsm done", flush=True)
+    if "sweep" in wanted:
+        rows += sweep_rows(net, x, y, args.repeats)
+    if "eval" in wanted:
+        rows += eval_rows(net, x, y, adv, args.repeats)
+    if "nad" in wanted:
+        rows += nad_rows(net, source, args.nad_images, max(1, min(args.repeats, 2)))
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) \
@@ -270,7 +322,8 @@ def main(argv=None):
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{result['date']}-{target}{'-quick' if args.quick else ''}"
+    stem = f"{result['date']}-{target}{'-quick' if args.quick else ''}" + \
+        ("" if args.rows == "floor,fgsm,sweep,eval" else "-" + args.rows.replace(",", "-"))
     (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
     table = markdown(result)
     (out / f"{stem}.md").write_text(table)
