@@ -75,26 +75,33 @@ def make_optimizer(network, recipe, steps_per_epoch):
 
 
 class TrainStep(nn.Cell):
-    """One optimisation step; returns ``(mean loss, number of correct predictions)``.
-    ``y`` must be class indices for the count (one-hot labels: see the defenses)."""
+    """One optimisation step on ``x`` with labels in two forms: ``y_idx`` (class indices,
+    for counting hits) and ``y_loss`` (what ``loss_fn`` takes: the same indices, or one-hot
+    rows). Returns ``(mean loss, number of correct predictions)``. A loss with
+    ``reduction='none'`` is differentiated as its sum, as MindArmour's ``TrainOneStepCell``
+    does."""
 
     def __init__(self, network, loss_fn, optimizer):
         super().__init__(auto_prefix=False)
         self.network = network
         self.loss_fn = loss_fn
         self.optimizer = optimizer
-        self.grad_fn = ops.value_and_grad(self._forward, None, optimizer.parameters,
-                                          has_aux=True)
+        self.weight_grad = ops.value_and_grad(self._train_loss, None, optimizer.parameters,
+                                              has_aux=True)
 
-    def _forward(self, x, y):
+    def _train_loss(self, x, y_loss):
         logits = self.network(x)
-        return self.loss_fn(logits, y), logits
+        return self.loss_fn(logits, y_loss), logits
 
-    def construct(self, x, y):
-        (loss, logits), grads = self.grad_fn(x, y)
+    def train(self, x, y_idx, y_loss):
+        """Update the weights; returns (mean loss, per-sample hit as float 0/1)."""
+        (loss, logits), grads = self.weight_grad(x, y_loss)
         self.optimizer(grads)
-        correct = (logits.argmax(axis=1) == y).astype(ms.int32).sum()
-        return loss.mean(), correct
+        return loss.mean(), (logits.argmax(axis=1) == y_idx).astype(ms.float32)
+
+    def construct(self, x, y_idx, y_loss):
+        loss, hit = self.train(x, y_idx, y_loss)
+        return loss, hit.sum()
 
 
 def _check_arrays(x, y):
@@ -142,7 +149,8 @@ def fit(network, train_x, train_y, recipe, seed=0, ckpt_path=None, resume=False,
     step = TrainStep(network, loss_fn, optimizer)
 
     def batch(idx, epoch, i):   # pylint: disable=unused-argument
-        return ms.Tensor(train_x[idx]), ms.Tensor(train_y[idx])
+        labels = ms.Tensor(train_y[idx])
+        return ms.Tensor(train_x[idx]), labels, labels
 
     return run_epochs(step, network, n, recipe.batch_size, recipe.epochs, batch,
                       counts=(("train_acc", recipe.batch_size),), seed=seed, shuffle=True,

@@ -26,7 +26,7 @@ from ..attacks.base import (check_batch_size, check_bounds, check_inputs, check_
 from ..attacks.gradient import FastGradientSignMethod
 from ..attacks.losses import log_odds
 from ..errors import InputError
-from ..train import run_epochs
+from ..train import TrainStep, run_epochs
 
 
 def _default_loss_and_optimizer(network, loss_fn, optimizer):
@@ -72,7 +72,7 @@ class AdversarialDefense:
 
     # -- steps ------------------------------------------------------------------------------
     def _build_step(self, batch_size):     # pylint: disable=unused-argument
-        return _TrainStep(self._network, self._loss_fn, self._optimizer)
+        return TrainStep(self._network, self._loss_fn, self._optimizer)
 
     def _feed(self, x, y_idx, y_loss, batch_size, seed):
         """``make_batch`` for :func:`run_epochs` and the per-batch counts it returns."""
@@ -145,35 +145,7 @@ class AdversarialDefenseWithAttacks(AdversarialDefense):
         return make, (("train_acc", batch_size),)
 
 
-class _TrainStep(nn.Cell):
-    """A training step on ``x`` with labels in both forms: ``y_idx`` (class indices, for
-    counting) and ``y_loss`` (the format ``loss_fn`` takes). Returns (mean loss, #correct).
-    A loss with ``reduction='none'`` is differentiated as its sum, as MindArmour's
-    ``TrainOneStepCell`` does."""
-
-    def __init__(self, network, loss_fn, optimizer):
-        super().__init__(auto_prefix=False)
-        self.network = network
-        self.loss_fn = loss_fn
-        self.optimizer = optimizer
-        self.weight_grad = ops.value_and_grad(self._train_loss, None, optimizer.parameters,
-                                              has_aux=True)
-
-    def _train_loss(self, x, y_loss):
-        logits = self.network(x)
-        return self.loss_fn(logits, y_loss), logits
-
-    def train(self, x, y_idx, y_loss):
-        (loss, logits), grads = self.weight_grad(x, y_loss)
-        self.optimizer(grads)
-        return loss.mean(), (logits.argmax(axis=1) == y_idx).astype(ms.float32)
-
-    def construct(self, x, y_idx, y_loss):
-        loss, hit = self.train(x, y_idx, y_loss)
-        return loss, hit.sum()
-
-
-class _NADStep(_TrainStep):
+class _NADStep(TrainStep):
     """One NAD step in one graph: FGSM (cancellation-free loss) on the ``mask``ed rows,
     then a training step on the mixed batch. Returns (mean loss, correct on clean rows,
     correct on adversarial rows)."""
