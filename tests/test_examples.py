@@ -49,14 +49,15 @@ def test_auto_batch_size_scales_with_the_input():
 
 def test_nad_example_reports_both_protocols(tmp_path):
     common = ["examples/mnist_defense_nad.py", "--device", "CPU", "--train-samples", "3000",
-              "--test-samples", "300", "--ckpt", tmp_path / "lenet.ckpt"]
-    proc = run_script(*common, "--out", tmp_path / "r.json")
+              "--test-samples", "300", "--ckpt", tmp_path / "lenet.ckpt", "--epochs", "8"]
+    proc = run_script(*common, "--nad-epochs", "4", "--out", tmp_path / "r.json")
     assert proc.returncode == 0, proc.stderr
     assert "(a) FGSM made on the undefended model" in proc.stdout
     assert "(b) FGSM made on the model itself" in proc.stdout
     assert "NAD trains on the training split" in proc.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["test_images"] == 300 and report["setting"] == "quick"
+    assert report["undefended"]["clean"] > 0.8
     assert report["defended"]["fgsm_transfer"] > report["undefended"]["fgsm"]
     assert set(report["defended"]["defense_evaluate"]) == {"cav", "crr", "csr", "ccv", "cos"}
     tut = run_script(*common, "--tutorial-protocol", "--nad-epochs", "1",
