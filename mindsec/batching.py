@@ -22,6 +22,19 @@ def pad_to(array, size):
     return np.concatenate([array, array[reps]], axis=0)
 
 
+def num_classes(network, sample):
+    """Width of ``network``'s output for one input (``sample``: numpy (1, ...)). Inputs
+    that do not fit the network raise one line (``InputError``), not MindSpore's trace."""
+    from .errors import InputError  # pylint: disable=import-outside-toplevel
+    try:
+        return int(network(ms.Tensor(sample)).shape[-1])
+    except (TypeError, ValueError, RuntimeError) as exc:
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()),
+                     type(exc).__name__)
+        raise InputError(f"inputs of shape (N, {', '.join(map(str, sample.shape[1:]))}) "
+                         f"do not fit the network: {first}") from None
+
+
 def predict_logits(network, inputs, batch_size=1000):
     """``network``'s outputs for numpy ``inputs``, in fixed-size batches. Returns numpy."""
     n = inputs.shape[0]

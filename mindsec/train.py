@@ -188,13 +188,14 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
             order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle \
                 else np.arange(n)
             t0 = time.perf_counter()
-            sums = np.zeros(1 + len(counts))
+            outputs = []          # device scalars, read once per epoch: no per-step sync
             for i in range(steps):
-                outs = step(*make_batch(order[i * batch_size:(i + 1) * batch_size], epoch, i))
-                values = [float(o.asnumpy()) for o in outs]
-                sums += values
+                outputs.append(step(*make_batch(order[i * batch_size:(i + 1) * batch_size],
+                                                epoch, i)))
+            values = np.array([[float(o.asnumpy()) for o in outs] for outs in outputs])
+            sums = values.sum(axis=0)
             seconds = time.perf_counter() - t0
-            record = {"epoch": epoch + 1, "loss": sums[0] / steps, "last_loss": values[0]}
+            record = {"epoch": epoch + 1, "loss": sums[0] / steps, "last_loss": values[-1, 0]}
             for (name, per_batch), total in zip(counts, sums[1:]):
                 record[name] = total / (steps * per_batch) if per_batch else float("nan")
             record.update(samples_per_s=steps * batch_size / seconds, seconds=seconds)

@@ -299,6 +299,16 @@ def test_bad_constructor_arguments(trained_lenet, kwargs, message):
         attacks.FastGradientSignMethod(trained_lenet, **kwargs)
 
 
+def test_inputs_that_do_not_fit_the_network_on_a_fresh_attack(trained_lenet, xy):
+    x, y = xy
+    for attack in (attacks.FastGradientSignMethod(trained_lenet, loss_fn=CE_SPARSE),
+                   attacks.FastGradientSignMethod(nn.WithLossCell(trained_lenet, CE_SPARSE),
+                                                  stable_loss=False)):
+        with pytest.raises(InputError,
+                           match=r"inputs of shape \(.*, 32, 32\) do not fit the network: "):
+            attack.batch_generate(x[:, 0], y)      # channel axis missing
+
+
 def test_bad_norm_and_network(trained_lenet):
     with pytest.raises(InputError, match="norm_level must be 1, 2 or np.inf"):
         attacks.FastGradientMethod(trained_lenet, norm_level=3, loss_fn=CE_SPARSE)

@@ -11,7 +11,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from ..batching import pad_to, padded_batches
+from ..batching import num_classes, pad_to, padded_batches
 from ..errors import InputError
 
 DEFAULT_BATCH_SIZE = None  # auto: see auto_batch_size (MindArmour's default is 64)
@@ -152,7 +152,7 @@ class Attack:
         """Labels in the format the compiled step takes, checked against ``inputs``."""
         n = inputs.shape[0]
         if self._num_classes is None and self._logits_net is not None:
-            self._num_classes = int(self._logits_net(ms.Tensor(inputs[:1])).shape[-1])
+            self._num_classes = num_classes(self._logits_net, inputs[:1])
         if self._label_mode == "asis":
             labels = labels.asnumpy() if isinstance(labels, ms.Tensor) else np.asarray(labels)
             if labels.shape[0] != n:
@@ -206,29 +206,49 @@ class Attack:
         self.stats = total
 
     # -- the loop ------------------------------------------------------------------------
+    def _feed(self, inputs, labels, batch_size):
+        """Yield ``(start, stop, x, y, valid)`` device tensors for fixed-size batches; the
+        last batch is padded and ``valid`` (1.0 on real rows) masks the padding."""
+        ones = ms.Tensor(np.ones(batch_size, np.float32))
+        for start, stop in padded_batches(inputs.shape[0], batch_size):
+            valid = ones
+            if stop - start < batch_size:
+                mask = np.zeros(batch_size, np.float32)
+                mask[: stop - start] = 1.0
+                valid = ms.Tensor(mask)
+            yield (start, stop, ms.Tensor(pad_to(inputs[start:stop], batch_size)),
+                   ms.Tensor(pad_to(labels[start:stop], batch_size)), valid)
+
+    @staticmethod
+    def _saturated_total(counts):
+        """Sum of the per-batch saturation counts (device scalars, read once), or None
+        where the step could not tell (negative counts)."""
+        total = sum(float(k.asnumpy()) for k in counts)
+        return None if total < 0 else int(round(total))
+
     def _run(self, inputs, labels, batch_size):
         n = inputs.shape[0]
         out = np.empty_like(inputs)
         counts = []
-        for start, stop in padded_batches(n, batch_size):
-            valid = np.zeros(batch_size, np.float32)
-            valid[: stop - start] = 1.0          # padding rows do not count
-            x = pad_to(inputs[start:stop], batch_size)
-            args = (ms.Tensor(x), ms.Tensor(pad_to(labels[start:stop], batch_size)),
-                    ms.Tensor(valid), ms.Tensor(self._batch_noise(x.shape)))
+        for start, stop, x, y, valid in self._feed(inputs, labels, batch_size):
+            args = (x, y, valid, self._batch_noise(x.shape))
             if start == 0:
                 adv, n_sat = self._first_call(args, inputs.shape)
             else:
                 adv, n_sat = self._step(*args)
             out[start:stop] = adv.asnumpy()[: stop - start]
             counts.append(n_sat)
-        total = sum(float(k.asnumpy()) for k in counts)
-        self.stats = {"samples": n, "saturated": None if total < 0 else int(round(total))}
+        self.stats = {"samples": n, "saturated": self._saturated_total(counts)}
         return out
 
+    _no_noise = None
+
     def _batch_noise(self, shape):   # pylint: disable=unused-argument
-        """Extra random input of the step for one batch (see subclasses)."""
-        return np.zeros((1,), np.float32)
+        """Extra random input of the step for one batch, a device tensor (see subclasses);
+        a placeholder here, made once (not at import: the device may not be set yet)."""
+        if Attack._no_noise is None:
+            Attack._no_noise = ms.Tensor(np.zeros((1,), np.float32))
+        return Attack._no_noise
 
     def _first_call(self, args, shape):
         """Run (and compile) the step; inputs that do not fit the network give one line."""

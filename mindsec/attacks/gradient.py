@@ -27,7 +27,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..batching import pad_to, padded_batches, predict_logits
+from ..batching import predict_logits
 from ..errors import InputError
 from .base import (DEFAULT_BATCH_SIZE, Attack, auto_batch_size, check_batch_size,
                    check_inputs, check_number, to_class_indices)
@@ -275,11 +275,9 @@ class GradientMethod(Attack):
         on the host: MindSpore's stateful random ops are not reproducible across
         instances). A placeholder for the others."""
         if self._alpha is None:
-            return self._no_noise
-        return (self._rng.integers(0, 2, size=shape, dtype=np.int8) * 2 - 1) \
-            .astype(np.float32)
-
-    _no_noise = np.zeros((1,), np.float32)
+            return super()._batch_noise(shape)
+        return ms.Tensor((self._rng.integers(0, 2, size=shape, dtype=np.int8) * 2 - 1)
+                         .astype(np.float32))
 
     def sweep(self, inputs, labels, eps_values, batch_size=DEFAULT_BATCH_SIZE):
         """Predictions under many eps from one gradient per batch (no random part).
@@ -302,23 +300,17 @@ class GradientMethod(Attack):
         if self._sweep is None:
             self._sweep = _Sweep(self._loss_cell, self._logits_net, self._norm,
                                  self._is_targeted, self._bounds)
-        batch_size = min(batch_size, n)
         preds = np.empty((eps.size, n), np.int32)
         probs = np.empty((eps.size, n), np.float32)
         eps_t = ms.Tensor(eps)
         n_sat = []
-        for start, stop in padded_batches(n, batch_size):
-            valid = np.zeros(batch_size, np.float32)
-            valid[: stop - start] = 1.0
-            p, q, k = self._sweep(ms.Tensor(pad_to(inputs[start:stop], batch_size)),
-                                  ms.Tensor(pad_to(labels[start:stop], batch_size)),
-                                  ms.Tensor(valid), eps_t)
+        for start, stop, x, y, valid in self._feed(inputs, labels, min(batch_size, n)):
+            p, q, k = self._sweep(x, y, valid, eps_t)
             preds[:, start:stop] = p.asnumpy()[:, : stop - start]
             probs[:, start:stop] = q.asnumpy()[:, : stop - start]
             n_sat.append(k)
-        total = sum(float(k.asnumpy()) for k in n_sat)
         return SweepResult(eps=eps, preds=preds, label_prob=probs, labels=index_labels,
-                           saturated=None if total < 0 else int(round(total)))
+                           saturated=self._saturated_total(n_sat))
 
 
 class FastGradientMethod(GradientMethod):

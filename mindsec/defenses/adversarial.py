@@ -21,6 +21,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..batching import num_classes
 from ..attacks.base import (check_batch_size, check_bounds, check_inputs, check_number,
                             to_class_indices)
 from ..attacks.gradient import FastGradientSignMethod
@@ -66,7 +67,7 @@ class AdversarialDefense:
     def _labels(self, inputs, labels):
         if self._num_classes is None:
             self._network.set_train(False)
-            self._num_classes = int(self._network(ms.Tensor(inputs[:1])).shape[-1])
+            self._num_classes = num_classes(self._network, inputs[:1])
         indices = to_class_indices(labels, inputs.shape[0], self._num_classes)
         return indices, _loss_labels(self._loss_fn, indices, self._num_classes)
 
