@@ -49,6 +49,18 @@ def trained_lenet(train_slice):
     return net
 
 
+def rescaled(net, lo, hi):
+    """``net`` taking inputs in [lo, hi] instead of [0, 1] (same decisions)."""
+    class Rescale(ms.nn.Cell):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def construct(self, x):
+            return self.inner((x - lo) / (hi - lo))
+    return Rescale(net)
+
+
 def run_script(*args, env=None, timeout=300, cwd=None):
     """Run a Python script of the project in a fresh interpreter; returns CompletedProcess."""
     full_env = dict(os.environ)

@@ -13,6 +13,8 @@ from mindsec.batching import predict_logits, predict_proba
 from mindsec.errors import InputError
 from mindsec.models import LeNet5
 
+from conftest import rescaled
+
 
 def onehot(y):
     return np.eye(10, dtype=np.float32)[y]
@@ -147,7 +149,7 @@ def test_perturbation_budget_and_bounds(trained_lenet, xy, bounds):
     x, y = xy
     lo, hi = bounds
     xs = x * (hi - lo) + lo
-    net = trained_lenet if bounds == (0.0, 1.0) else _rescaled(trained_lenet, lo, hi)
+    net = trained_lenet if bounds == (0.0, 1.0) else rescaled(trained_lenet, lo, hi)
     eps = 0.1
     budget = eps * (hi - lo) + 1e-6
     for attack, norm in [
@@ -170,17 +172,6 @@ def test_perturbation_budget_and_bounds(trained_lenet, xy, bounds):
         else:
             assert np.linalg.norm(delta, ord=norm, axis=1).max() <= budget * (1 + 1e-5)
         assert np.abs(delta).max() > 0.5 * eps * (hi - lo) if norm == np.inf else True
-
-
-def _rescaled(net, lo, hi):
-    class Rescale(nn.Cell):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def construct(self, x):
-            return self.inner((x - lo) / (hi - lo))
-    return Rescale(net)
 
 
 def test_fgsm_drops_accuracy_on_real_digits(trained_lenet, xy):

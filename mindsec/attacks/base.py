@@ -11,7 +11,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from ..batching import num_classes, pad_to, padded_batches
+from ..batching import num_classes, pad_to, padded_batches, predict_logits
 from ..errors import InputError
 
 DEFAULT_BATCH_SIZE = None  # auto: see auto_batch_size (MindArmour's default is 64)
@@ -168,19 +168,48 @@ class Attack:
         """Adversarial examples for ``inputs`` (numpy (N, ...)) in one batch.
 
         ``labels``: class indices (N,) or one-hot (N, K) — the true labels, or the target
-        labels for a targeted attack.
+        labels for a targeted attack; ``None`` attacks the model's own predictions
+        (untargeted; avoids label leaking in adversarial training).
         """
-        inputs = check_inputs(inputs, self._bounds)
-        return self._run(inputs, self._prepare_labels(labels, inputs), inputs.shape[0])
+        inputs, labels, _ = self._checked(inputs, labels, None, whole=True)
+        return self._run(inputs, labels, inputs.shape[0])
 
     def batch_generate(self, inputs, labels, batch_size=DEFAULT_BATCH_SIZE):
         """As :meth:`generate`, in batches of ``batch_size`` (default: :func:`auto_batch_size`,
         2048 for MNIST; the last batch is padded, so a compiled graph is reused)."""
+        inputs, labels, batch_size = self._checked(inputs, labels, batch_size)
+        return self._run(inputs, labels, batch_size)
+
+    def _checked(self, inputs, labels, batch_size, whole=False):
+        """Checked inputs, labels in the step's format, and the batch size (all of the
+        inputs with ``whole``; else the given or automatic size, at most N)."""
+        inputs = check_inputs(inputs, self._bounds)
+        if labels is None:
+            labels = self.predicted_labels(inputs)
+        labels = self._prepare_labels(labels, inputs)
+        if whole:
+            return inputs, labels, inputs.shape[0]
+        batch_size = auto_batch_size(inputs.shape[1:]) if batch_size is None \
+            else check_batch_size(batch_size)
+        return inputs, labels, min(batch_size, inputs.shape[0])
+
+    def predicted_labels(self, inputs, batch_size=DEFAULT_BATCH_SIZE):
+        """The model's predicted classes for ``inputs`` (int32 (N,)): the labels an
+        untargeted attack uses when given ``labels=None``."""
+        if self._logits_net is None:
+            raise InputError("labels=None needs a network that returns logits and a loss_fn")
+        if getattr(self, "_is_targeted", False):
+            raise InputError("labels=None is for untargeted attacks; a targeted attack needs "
+                             "its target labels")
         inputs = check_inputs(inputs, self._bounds)
         batch_size = auto_batch_size(inputs.shape[1:]) if batch_size is None \
             else check_batch_size(batch_size)
-        n = inputs.shape[0]
-        return self._run(inputs, self._prepare_labels(labels, inputs), min(batch_size, n))
+        try:
+            logits = predict_logits(self._logits_net, inputs, batch_size)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(f"inputs of shape {inputs.shape} do not fit the network: "
+                             f"{_first_line(exc)}") from None
+        return logits.argmax(axis=1).astype(np.int32)
 
     def stream(self, dataset, columns=(0, 1)):
         """Attack a ``mindspore.dataset`` pipeline batch by batch (for data that does not
@@ -255,7 +284,10 @@ class Attack:
         try:
             return self._step(*args)
         except (TypeError, ValueError, RuntimeError) as exc:
-            first = next((line.strip() for line in str(exc).splitlines() if line.strip()),
-                         type(exc).__name__)
             raise InputError(f"inputs of shape {shape} do not fit the network: "
-                             f"{first}") from None
+                             f"{_first_line(exc)}") from None
+
+
+def _first_line(exc):
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()),
+                type(exc).__name__)

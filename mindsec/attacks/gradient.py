@@ -105,6 +105,40 @@ class _NetworkIsLoss(nn.Cell):
         return self.network(x, y), self.unknown
 
 
+def check_flag(name, value):
+    if not isinstance(value, bool):
+        raise InputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_seed(seed):
+    """``seed`` as an int; None draws one from ``np.random`` (MindArmour's source)."""
+    if seed is None:
+        return int(np.random.randint(0, 2**31 - 1))
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)
+
+
+def build_loss(network, loss_fn, stable_loss):
+    """``(logits network or None, loss cell (x, y, valid) -> (loss, #saturated), label
+    mode)`` for an attack on ``network`` with ``loss_fn`` (see :class:`GradientMethod`)."""
+    check_flag("stable_loss", stable_loss)
+    if loss_fn is not None and not isinstance(loss_fn, nn.Cell):
+        raise InputError(f"loss_fn must be a mindspore.nn.Cell or None, got "
+                         f"{type(loss_fn).__name__}")
+    if loss_fn is None and isinstance(network, nn.WithLossCell) and stable_loss \
+            and _is_softmax_ce(network._loss_fn):      # pylint: disable=protected-access
+        loss_fn, network = network._loss_fn, network._backbone  # pylint: disable=protected-access
+    if loss_fn is None:
+        return None, _NetworkIsLoss(network), "asis"
+    if stable_loss and _is_softmax_ce(loss_fn):
+        return network, _LogOddsLoss(network), "index"
+    onehot = isinstance(loss_fn, nn.SoftmaxCrossEntropyWithLogits) and not loss_fn.sparse
+    return (network, _UserLoss(network, loss_fn, onehot, _is_softmax_ce(loss_fn)),
+            "onehot" if onehot else "index")
+
+
 def _direction(grad, norm):
     """Sign, or the gradient over its per-sample norm (+1e-12), as MindArmour."""
     if norm == "sign":
@@ -231,6 +265,7 @@ class GradientMethod(Attack):
             ``np.random``, which MindArmour uses.
     """
     _norm = "sign"
+    kind = "single-step"
 
     def __init__(self, network, eps=0.07, alpha=None, bounds=None, loss_fn=None,
                  is_targeted=False, *, stable_loss=True, seed=None):
@@ -241,34 +276,36 @@ class GradientMethod(Attack):
         self._alpha = check_number("alpha", alpha, low=0.0, allow_none=True)
         if self._alpha is not None and self._alpha > self._eps:
             raise InputError(f"alpha must be <= eps, got alpha={self._alpha} > eps={self._eps}")
-        if not isinstance(is_targeted, bool):
-            raise InputError(f"is_targeted must be True or False, got {is_targeted!r}")
-        if not isinstance(stable_loss, bool):
-            raise InputError(f"stable_loss must be True or False, got {stable_loss!r}")
-        if loss_fn is not None and not isinstance(loss_fn, nn.Cell):
-            raise InputError(f"loss_fn must be a mindspore.nn.Cell or None, got "
-                             f"{type(loss_fn).__name__}")
-        self._is_targeted = is_targeted
-        self._seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
-        self._logits_net, self._loss_cell = self._build_loss(network, loss_fn, stable_loss)
+        self._is_targeted = check_flag("is_targeted", is_targeted)
+        self._seed = check_seed(seed)
+        self._logits_net, self._loss_cell, self._label_mode = build_loss(network, loss_fn,
+                                                                          stable_loss)
         self._step = _SingleStep(self._loss_cell, self._norm, is_targeted, self._eps,
                                  self._alpha, self._bounds)
         self._rng = np.random.default_rng(self._seed)
         self._sweep = None
+        self._steps_at = {}
 
-    def _build_loss(self, network, loss_fn, stable_loss):
-        if loss_fn is None and isinstance(network, nn.WithLossCell) and stable_loss \
-                and _is_softmax_ce(network._loss_fn):      # pylint: disable=protected-access
-            loss_fn, network = network._loss_fn, network._backbone  # pylint: disable=protected-access
-        if loss_fn is None:
-            self._label_mode = "asis"
-            return None, _NetworkIsLoss(network)
-        if stable_loss and _is_softmax_ce(loss_fn):
-            self._label_mode = "index"
-            return network, _LogOddsLoss(network)
-        onehot = isinstance(loss_fn, nn.SoftmaxCrossEntropyWithLogits) and not loss_fn.sparse
-        self._label_mode = "onehot" if onehot else "index"
-        return network, _UserLoss(network, loss_fn, onehot, _is_softmax_ce(loss_fn))
+    @property
+    def eps(self):
+        return self._eps
+
+    def generate_at(self, inputs, labels, eps, batch_size=DEFAULT_BATCH_SIZE):
+        """As :meth:`batch_generate` with budget ``eps`` (a random part keeps its ratio to
+        the budget). Each new eps compiles its own step; :meth:`sweep` is the fast path
+        for many eps without a random part."""
+        linf = self._norm in ("sign", "inf") and self._bounds is not None
+        eps = check_number("eps", eps, low=0.0, high=1.0 if linf else None)
+        inputs, labels, batch_size = self._checked(inputs, labels, batch_size)
+        if eps not in self._steps_at:
+            alpha = None if self._alpha is None else self._alpha * eps / self._eps
+            self._steps_at[eps] = _SingleStep(self._loss_cell, self._norm, self._is_targeted,
+                                              eps, alpha, self._bounds)
+        own, self._step = self._step, self._steps_at[eps]
+        try:
+            return self._run(inputs, labels, batch_size)
+        finally:
+            self._step = own
 
     def _batch_noise(self, shape):
         """Random signs for the random variants, from this attack's seeded generator (drawn
