@@ -1,0 +1,445 @@
+"""Robustness curves and an honest robust-evaluation runner.
+
+:func:`robustness_curve` runs one attack at many budgets and returns per-sample success of
+shape (K eps, N) (Foolbox's contract); single-step attacks reuse one gradient for every eps,
+DeepFool's minimal perturbations answer every eps from one run.
+
+:func:`evaluate_robustness` is a cascade (AutoAttack's protocol, Croce & Hein 2020,
+arXiv:2003.01690): at each eps every attack runs only on the points still standing, so the
+result is the worst case over the attacks (robust accuracy with a Clopper-Pearson interval),
+and each attack's share of the breaks is reported. White-box iterative and minimal attacks
+run first, single-step ones next and transfer (black-box) ones last, whatever the order
+given: anything a weaker attack still breaks after a stronger one is a sign that the
+stronger one is not working, which the runner flags (see :data:`FLAGS`).
+"""
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import mindspore as ms
+from mindspore import nn, ops
+from scipy.stats import binomtest
+
+from ..attacks.base import auto_batch_size, check_inputs, check_number
+from ..attacks.losses import log_odds, saturated
+from ..batching import num_classes, pad_to, padded_batches, predict_logits
+from ..errors import InputError
+from .checks import labels_to_indices
+
+_ORDER = {"iterative": 0, "minimal": 1, "single-step": 2, "transfer": 3}
+
+FLAGS = {
+    "zero_gradients": "inputs whose loss gradient is exactly zero: gradient attacks cannot "
+                      "move them (gradient masking?)",
+    "saturated_softmax": "inputs where float32 softmax gives the true class probability "
+                         "1.0: plain cross-entropy gradients lose the true-class term there",
+    "no_collapse": "accuracy does not fall to ~0 at a large eps",
+    "iterative_weaker_than_single_step": "a single-step attack broke points an iterative "
+                                         "attack left standing",
+    "accuracy_rises_with_eps": "accuracy rises with eps",
+    "transfer_beats_white_box": "a transfer (black-box) attack broke points the white-box "
+                                "attacks left standing",
+}
+
+
+# ----------------------------------------------------------------------------- helpers
+def _check_eps(eps_values, linf):
+    eps = np.asarray(eps_values, dtype=np.float64).reshape(-1)
+    if eps.size == 0 or not np.isfinite(eps).all() or (eps < 0).any() or \
+            (linf and (eps > 1).any()):
+        raise InputError(f"eps must be finite values in [0, {1 if linf else 'inf'}), got "
+                         f"{eps_values!r}")
+    return eps
+
+
+def _attack_norm(attack):
+    """'inf' or 2: the norm an attack's budget is measured in (None: any, e.g. DeepFool)."""
+    source = getattr(attack, "source", attack)
+    if getattr(source, "kind", None) == "minimal":
+        return None
+    norm = getattr(source, "_ball", None) or getattr(source, "_norm", None)
+    return "inf" if norm in ("sign", "inf") else norm
+
+
+_SHORT = {"FastGradientSignMethod": "FGSM", "FastGradientMethod": "FGM",
+          "RandomFastGradientSignMethod": "R+FGSM", "RandomFastGradientMethod": "R+FGM",
+          "ProjectedGradientDescent": "PGD", "BasicIterativeMethod": "BIM",
+          "MomentumIterativeMethod": "MIM", "DeepFool": "DeepFool"}
+
+
+def _name(attack):
+    """A short label: 'PGD-40x5', 'FGSM', 'transfer-FGSM', or the attack's ``name``."""
+    if getattr(attack, "name", None):
+        return attack.name
+    if getattr(attack, "kind", None) == "transfer":
+        return "transfer-" + _name(attack.source)
+    label = _SHORT.get(type(attack).__name__, type(attack).__name__)
+    if getattr(attack, "kind", None) == "iterative":
+        label += f"-{attack._nb_iter}"                     # pylint: disable=protected-access
+        if getattr(attack, "_nb_restarts", 1) > 1:
+            label += f"x{attack._nb_restarts}"             # pylint: disable=protected-access
+        if getattr(attack, "_ball", "inf") == 2:
+            label += "-L2"
+    return label
+
+
+def _predict(model, x, batch_size):
+    return predict_logits(model, x, batch_size).argmax(axis=1).astype(np.int32)
+
+
+def _distance(adv, x, norm, bounds):
+    scale = (bounds[1] - bounds[0]) if bounds is not None else 1.0
+    diff = (adv - x).reshape(len(x), -1) / scale
+    return np.abs(diff).max(axis=1) if norm == "inf" else np.linalg.norm(diff, axis=1)
+
+
+def _minimal_distances(attack, model, x, y, norm, batch_size):
+    """(n,) distance (fraction of the range, in ``norm``) of a minimal attack's example
+    from each input; inf where the example does not fool ``model``."""
+    adv = attack.batch_generate(x, y, batch_size)
+    dist = _distance(adv, x, norm, attack._bounds)          # pylint: disable=protected-access
+    dist[_predict(model, adv, batch_size) == y] = np.inf
+    return dist
+
+
+def _success(attack, model, x, y, eps, batch_size, norm):
+    """(K, n) bool: ``model`` misclassifies ``attack``'s example at each eps."""
+    kind = getattr(attack, "kind", None)
+    if getattr(attack, "_is_targeted", False) or \
+            getattr(getattr(attack, "source", None), "_is_targeted", False):
+        raise InputError(f"{_name(attack)}: the runner measures untargeted robustness; "
+                         f"pass untargeted attacks")
+    if kind == "single-step" and attack._alpha is None and \
+            attack._logits_net is model:                    # pylint: disable=protected-access
+        res = attack.sweep(x, y, eps, batch_size)
+        return res.preds != y[None]
+    if kind == "minimal":
+        dist = _minimal_distances(attack, model, x, y, norm, batch_size)
+        return dist[None] <= eps[:, None] + 1e-6
+    rows = []
+    for e in eps:
+        if e == 0:
+            rows.append(_predict(model, x, batch_size) != y)
+        else:
+            adv = attack.generate_at(x, y, float(e), batch_size)
+            rows.append(_predict(model, adv, batch_size) != y)
+    return np.stack(rows)
+
+
+# ----------------------------------------------------------------------------- curve
+@dataclass
+class RobustnessCurve:
+    """``success[k, n]``: the attack at ``eps[k]`` made the model misclassify input n
+    (inputs already misclassified count as successes)."""
+    eps: np.ndarray
+    success: np.ndarray
+
+    @property
+    def accuracy(self):
+        """(K,) accuracy under the attack at each eps."""
+        return 1.0 - self.success.mean(axis=1)
+
+
+def robustness_curve(attack, inputs, labels, eps_values, *, model=None, batch_size=None):
+    """Accuracy vs eps for one untargeted ``attack`` in one call.
+
+    Args:
+        attack: a mindsec attack (or :class:`~mindsec.attacks.TransferAttack`).
+        inputs (np.ndarray): (N, ...) within the attack's bounds.
+        labels: class indices (N,) or one-hot (N, K).
+        eps_values: budgets, fractions of the data range.
+        model (nn.Cell): the model judged; default the attack's own network (required for
+            a transfer attack).
+        batch_size (int): default automatic.
+
+    Returns:
+        RobustnessCurve with ``success`` of shape (K, N).
+    """
+    model = _judged_model(attack, model)
+    eps = _check_eps(eps_values, _attack_norm(attack) != 2)
+    x, y, batch_size = _data(model, inputs, labels, batch_size, _bounds_of(attack))
+    return RobustnessCurve(eps=eps.astype(np.float32),
+                           success=_success(attack, model, x, y, eps, batch_size,
+                                            _attack_norm(attack) or "inf"))
+
+
+def _bounds_of(attack):
+    return getattr(getattr(attack, "source", attack), "_bounds", None)
+
+
+def _judged_model(attack, model):
+    if getattr(attack, "kind", None) is None:
+        raise InputError(f"attack must be a mindsec attack, got {type(attack).__name__}")
+    if model is None:
+        if attack.kind == "transfer":
+            raise InputError("model is required for a transfer attack (the model judged)")
+        model = getattr(attack, "_logits_net", None)
+        if model is None:
+            raise InputError("the attack's network must return logits (pass model=)")
+    if not isinstance(model, nn.Cell):
+        raise InputError(f"model must be a mindspore.nn.Cell, got {type(model).__name__}")
+    return model
+
+
+def _data(model, inputs, labels, batch_size, bounds):
+    x = check_inputs(inputs, bounds)
+    y = labels_to_indices("labels", labels, len(x), num_classes(model, x[:1]))
+    batch_size = auto_batch_size(x.shape[1:]) if batch_size is None else int(batch_size)
+    return x, y, min(batch_size, len(x))
+
+
+# ----------------------------------------------------------------------------- runner
+class _GradientProbe(nn.Cell):
+    """(x, y) -> (all-zero input gradient of the log-odds loss, saturated softmax)."""
+
+    def __init__(self, network):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.grad = ops.grad(self._loss, grad_position=0)
+
+    def _loss(self, x, y):
+        return log_odds(self.network(x), y).sum()
+
+    @ms.jit
+    def construct(self, x, y):
+        g = self.grad(x, y).reshape(x.shape[0], -1)
+        return ops.abs(g).max(axis=1) == 0, saturated(self.network(x), y)
+
+
+def gradient_health(model, x, y, batch_size):
+    """Fractions of inputs with an all-zero loss gradient and with a saturated softmax."""
+    probe = _GradientProbe(model)
+    zero = np.empty(len(x), bool)
+    sat = np.empty(len(x), bool)
+    for start, stop in padded_batches(len(x), batch_size):
+        z, s = probe(ms.Tensor(pad_to(x[start:stop], batch_size)),
+                     ms.Tensor(pad_to(y[start:stop], batch_size)))
+        zero[start:stop] = z.asnumpy()[: stop - start]
+        sat[start:stop] = s.asnumpy()[: stop - start]
+    return float(zero.mean()), float(sat.mean())
+
+
+@dataclass
+class RobustnessReport:
+    """What :func:`evaluate_robustness` found. Accuracies are fractions of ``n`` inputs."""
+    eps: list
+    n: int
+    clean_accuracy: float
+    robust_accuracy: list                # worst case over the attacks, per eps
+    robust_ci: list                      # (low, high) per eps
+    confidence: float
+    attacks: list                        # per attack: name, kind, attacked/broken per eps
+    zero_gradient_fraction: float
+    saturated_fraction: float
+    collapse: dict = None                # accuracy at a large eps (the no-collapse check)
+    median_distance: float = None        # from a minimal attack, over correct inputs
+    flags: list = field(default_factory=list)   # {"flag", "message"}
+
+    def to_dict(self):
+        return asdict(self)
+
+    def flagged(self, name):
+        return any(f["flag"] == name for f in self.flags)
+
+    def format(self):
+        """The report as text: one row per eps, then the sanity flags."""
+        names = [a["name"] for a in self.attacks]
+        widths = [max(8, len(name)) for name in names]
+        ci = f"{int(round(self.confidence * 100))}% CI"
+        lines = [f"clean accuracy {self.clean_accuracy:.4f} on {self.n} inputs; cascade "
+                 f"(inputs broken by each attack, in order): " + " -> ".join(names),
+                 f"{'eps':>6}  {'robust acc':>10}  {ci:<18}  "
+                 + "  ".join(f"{name:>{w}}" for name, w in zip(names, widths))]
+        for k, eps in enumerate(self.eps):
+            low, high = self.robust_ci[k]
+            lines.append(f"{eps:>6.3f}  {self.robust_accuracy[k]:>10.4f}  "
+                         f"{f'[{low:.4f}, {high:.4f}]':<18}  " + "  ".join(
+                             f"{a['broken'][k]:>{w}d}" for a, w in zip(self.attacks, widths)))
+        if self.median_distance is not None:
+            lines.append(f"median distance to flip a correct input: {self.median_distance:.4f}")
+        if self.collapse:
+            lines.append(f"no-collapse check: {self.collapse['attack']} at eps "
+                         f"{self.collapse['eps']:g} leaves {self.collapse['accuracy']:.4f} "
+                         f"of {self.collapse['n']} correct inputs")
+        lines.append(f"gradients: {self.zero_gradient_fraction:.2%} all-zero, "
+                     f"{self.saturated_fraction:.2%} saturated softmax")
+        if self.flags:
+            lines += [f"FLAG {f['flag']}: {f['message']}" for f in self.flags]
+        else:
+            lines.append("sanity flags: none")
+        return "\n".join(lines)
+
+
+def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidence=0.95,
+                        tol=0.01, collapse_eps=0.5, collapse_max=0.1, collapse_samples=500,
+                        log=None):
+    """Worst-case robust accuracy of ``model`` per eps under a cascade of ``attacks``.
+
+    Args:
+        model (nn.Cell): returns logits.
+        data (tuple): ``(inputs, labels)``, labels as indices or one-hot.
+        eps (list): budgets (fractions of the data range), in the attacks' norm.
+        attacks (list): untargeted mindsec attacks on ``model`` (white-box) or
+            :class:`~mindsec.attacks.TransferAttack` (black-box). Each runs only on the
+            points still standing; order: iterative, minimal, single-step, transfer.
+        batch_size (int): default automatic.
+        confidence (float): level of the Clopper-Pearson intervals. Default 0.95.
+        tol (float): fraction of the inputs above which a sanity check flags. Default 0.01.
+        collapse_eps (float): the large Linf eps at which the first iterative attack must
+            bring accuracy to at most ``collapse_max`` (on ``collapse_samples`` correct
+            inputs). None skips the check. At 0.5 of the range every image can be turned
+            into the same grey image, so ~0.1 is always reachable.
+        log (callable): progress lines.
+
+    Returns:
+        RobustnessReport (``.format()`` for text, ``.to_dict()`` for JSON).
+    """
+    log = log or (lambda line: None)
+    if not isinstance(attacks, (list, tuple)) or not attacks:
+        raise InputError("attacks must be a non-empty list of mindsec attacks")
+    for attack in attacks:
+        _judged_model(attack, model if getattr(attack, "kind", None) == "transfer" else None)
+    norms = {_attack_norm(a) for a in attacks} - {None}
+    if len(norms) > 1:
+        raise InputError(f"attacks mix norms {sorted(map(str, norms))}; run one cascade per "
+                         f"norm")
+    norm = norms.pop() if norms else "inf"
+    eps = _check_eps(eps, norm == "inf")
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise InputError("data must be a pair (inputs, labels)")
+    confidence = check_number("confidence", confidence, low=0.0, high=0.999)
+    tol = check_number("tol", tol, low=0.0, high=1.0, low_open=False)
+    bounds = _bounds_of(attacks[0])
+    x, y, batch_size = _data(model, data[0], data[1], batch_size, bounds)
+    n = len(x)
+    order = sorted(attacks, key=lambda a: _ORDER[a.kind])
+
+    correct = _predict(model, x, batch_size) == y
+    idx_correct = np.flatnonzero(correct)
+    zero_frac, sat_frac = gradient_health(model, x[idx_correct], y[idx_correct], batch_size) \
+        if idx_correct.size else (0.0, 0.0)
+    log(f"clean accuracy {correct.mean():.4f}; gradients {zero_frac:.2%} zero, "
+        f"{sat_frac:.2%} saturated")
+
+    # attacks answering every eps in one run: on all correct points, once
+    standalone = {}
+    median = None
+    for i, attack in enumerate(order):
+        if not idx_correct.size:
+            break
+        full = np.zeros((eps.size, n), bool)
+        if attack.kind == "minimal":
+            dist = _minimal_distances(attack, model, x[idx_correct], y[idx_correct], norm,
+                                      batch_size)
+            median = float(np.median(dist)) if median is None else median
+            full[:, idx_correct] = dist[None] <= eps[:, None] + 1e-6
+        elif attack.kind == "single-step" and attack._alpha is None \
+                and attack._logits_net is model:              # pylint: disable=protected-access
+            full[:, idx_correct] = _success(attack, model, x[idx_correct], y[idx_correct],
+                                            eps, batch_size, norm)
+        else:
+            continue
+        standalone[i] = full
+
+    records = [{"name": _name(a), "kind": a.kind, "attacked": [], "broken": []}
+               for a in order]
+    robust = []
+    for k, e in enumerate(eps):
+        standing = correct.copy()
+        for i, attack in enumerate(order):
+            idx = np.flatnonzero(standing)
+            broken = np.zeros(0, np.int64)
+            if idx.size and e > 0:
+                if i in standalone:
+                    broken = idx[standalone[i][k, idx]]
+                else:
+                    hit = _success(attack, model, x[idx], y[idx], eps[k:k + 1], batch_size,
+                                   norm)[0]
+                    broken = idx[hit]
+            standing[broken] = False
+            records[i]["attacked"].append(int(idx.size))
+            records[i]["broken"].append(int(broken.size))
+        robust.append(int(standing.sum()))
+        log(f"eps {e:g}: robust accuracy {standing.mean():.4f}")
+
+    ci = [tuple(float(v) for v in binomtest(r, n).proportion_ci(confidence, "exact"))
+          for r in robust]
+    report = RobustnessReport(
+        eps=[float(e) for e in eps], n=n, clean_accuracy=float(correct.mean()),
+        robust_accuracy=[r / n for r in robust], robust_ci=ci, confidence=confidence,
+        attacks=records, zero_gradient_fraction=zero_frac, saturated_fraction=sat_frac)
+    report.median_distance = median
+    report.collapse = _collapse_check(order, model, x, y, idx_correct, norm, collapse_eps,
+                                      collapse_samples, batch_size)
+    report.flags = _flags(report, order, standalone, correct, tol, collapse_max)
+    for f in report.flags:
+        log(f"FLAG {f['flag']}: {f['message']}")
+    return report
+
+
+def _collapse_check(order, model, x, y, idx, norm, collapse_eps, samples, batch_size):
+    if collapse_eps is None or norm != "inf" or not idx.size:
+        return None
+    iterative = [a for a in order if a.kind == "iterative"] or \
+        [a for a in order if a.kind == "single-step"]
+    if not iterative:
+        return None
+    attack = iterative[0]
+    pick = idx[: int(samples)]
+    hit = _success(attack, model, x[pick], y[pick], np.array([collapse_eps]), batch_size,
+                   norm)[0]
+    return {"attack": _name(attack), "eps": float(collapse_eps), "n": int(pick.size),
+            "accuracy": float(1.0 - hit.mean())}
+
+
+def _rises(acc, n, tol):
+    """Indices k where accuracy rises from eps k to k+1 by more than ``tol`` (and by at
+    least 3 inputs, so one noisy input does not flag)."""
+    acc = np.asarray(acc)
+    rise = np.diff(acc)
+    return [k for k in range(rise.size) if rise[k] > tol and rise[k] * n >= 3]
+
+
+def _flags(report, order, standalone, correct, tol, collapse_max):
+    n = report.n
+    n_correct = max(int(correct.sum()), 1)
+    flags = []
+
+    def flag(name, detail):
+        flags.append({"flag": name, "message": f"{FLAGS[name]}: {detail}"})
+
+    if report.zero_gradient_fraction > tol:
+        flag("zero_gradients", f"{report.zero_gradient_fraction:.1%} of correct inputs; "
+             f"white-box figures are upper bounds, add transfer or gradient-free attacks")
+    if report.saturated_fraction > tol:
+        flag("saturated_softmax", f"{report.saturated_fraction:.1%} of correct inputs; "
+             f"attacks with stable_loss=False (and MindArmour's) under-report there, "
+             f"mindsec's default loss does not")
+    if report.collapse and report.collapse["accuracy"] > collapse_max:
+        flag("no_collapse", f"{report.collapse['attack']} at eps {report.collapse['eps']:g} "
+             f"leaves {report.collapse['accuracy']:.1%} (expected <= {collapse_max:.0%})")
+    white = [i for i, a in enumerate(order) if a.kind in ("iterative", "minimal")]
+    for i, attack in enumerate(order):
+        rec = report.attacks[i]
+        late = [k for k, b in enumerate(rec["broken"]) if b > max(tol * n_correct, 2)]
+        if attack.kind == "single-step" and any(a.kind == "iterative" for a in order[:i]) \
+                and late:
+            flag("iterative_weaker_than_single_step", f"{rec['name']} broke "
+                 + ", ".join(f"{rec['broken'][k]} at eps {report.eps[k]:g}" for k in late))
+        if attack.kind == "transfer" and white and late:
+            flag("transfer_beats_white_box", f"{rec['name']} broke "
+                 + ", ".join(f"{rec['broken'][k]} at eps {report.eps[k]:g}" for k in late))
+    curves = [("worst case", report.robust_accuracy)]
+    curves += [(report.attacks[i]["name"], 1.0 - full.mean(axis=1))
+               for i, full in standalone.items()]
+    for name, acc in curves:
+        ks = _rises(acc, n, tol)
+        if ks:
+            flag("accuracy_rises_with_eps", f"{name}: " + ", ".join(
+                f"{acc[k]:.3f} at eps {report.eps[k]:g} -> {acc[k + 1]:.3f} at "
+                f"{report.eps[k + 1]:g}" for k in ks))
+            break
+    return flags
+
+
+__all__ = ["RobustnessCurve", "RobustnessReport", "robustness_curve", "evaluate_robustness",
+           "gradient_health", "FLAGS"]
