@@ -38,7 +38,7 @@ class Recipe:
     lr: float
     batch_size: int
     epochs: int
-    schedule: str = "constant"   # "constant" or "cosine" (per step, to 0)
+    schedule: str = "constant"   # "constant", "cosine" (per step, to 0) or "onecycle"
     momentum: float = 0.9
 
     def with_epochs(self, epochs):
@@ -63,9 +63,12 @@ def get_recipe(name, epochs=None):
 
 def make_optimizer(network, recipe, steps_per_epoch):
     """The recipe's MindSpore optimizer over ``network``'s trainable parameters."""
+    total = steps_per_epoch * recipe.epochs
     if recipe.schedule == "cosine":
-        total = steps_per_epoch * recipe.epochs
         lr = nn.cosine_decay_lr(0.0, recipe.lr, total, steps_per_epoch, recipe.epochs)
+    elif recipe.schedule == "onecycle":    # triangle 0 -> lr (at 40%) -> 0, per step
+        lr = [float(v) for v in np.interp(np.arange(1, total + 1), [0, 0.4 * total, total],
+                                          [0.0, recipe.lr, 0.0])]
     else:
         lr = recipe.lr
     params = network.trainable_params()
@@ -161,7 +164,7 @@ def fit(network, train_x, train_y, recipe, seed=0, ckpt_path=None, resume=False,
 
 def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed=0,
                shuffle=True, ckpt_path=None, resume=False, eval_data=None, log=print,
-               identity=None, meta=None):
+               identity=None, meta=None, after_epoch=None):
     """The epoch loop shared by training and adversarial training.
 
     ``step(*make_batch(indices, epoch, i))`` runs one optimisation step and returns
@@ -171,7 +174,8 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
     epoch)``, so an epoch is the same whether or not the run was resumed. After every
     epoch: one progress line, an optional test accuracy on ``eval_data``, and an atomic
     checkpoint of ``step`` (weights and optimizer state) with ``identity`` (checked on
-    resume) and ``meta``. Runs in GRAPH mode whatever the process's mode (a
+    resume) and ``meta``. ``after_epoch(record)`` may add to the record and return True to
+    stop (the checkpoint is then marked finished). Runs in GRAPH mode whatever the process's mode (a
     parameter-updating step under ``mindspore.jit`` is ~9x slower on CPU). Returns one
     record per epoch trained here.
     """
@@ -203,10 +207,16 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
                 network.set_train(False)
                 record["eval_acc"] = accuracy(network, *eval_data)
                 network.set_train(True)
+            stop = bool(after_epoch(record)) if after_epoch is not None else False
             if ckpt_path:
-                checkpoint.save(step, ckpt_path, epoch=epoch + 1, **identity, **(meta or {}))
+                done = {"epoch": epochs, "stopped_after": epoch + 1} if stop else \
+                    {"epoch": epoch + 1}
+                checkpoint.save(step, ckpt_path, **done, **identity, **(meta or {}))
             history.append(record)
             log(format_record(record, epochs))
+            if stop:
+                log(record.get("stopped", "stopped early"))
+                break
     network.set_train(False)
     return history
 
@@ -240,11 +250,13 @@ def _resume(step, ckpt_path, identity):
 
 def format_record(record, epochs):
     extra = "".join(f"  {key.replace('_', ' ')} {value:.4f}" for key, value in record.items()
-                    if key.endswith("_acc") and key != "eval_acc")
+                    if key.endswith("_acc") and key not in ("eval_acc", "holdout_pgd_acc"))
     line = (f"epoch {record['epoch']:>2}/{epochs}  loss {record['loss']:.4f}{extra}  "
             f"{record['samples_per_s']:,.0f} samples/s  {record['seconds']:.1f} s")
     if "eval_acc" in record:
         line += f"  test acc {record['eval_acc']:.4f}"
+    if "holdout_pgd_acc" in record:
+        line += f"  holdout PGD acc {record['holdout_pgd_acc']:.4f}"
     return line
 
 

@@ -1,4 +1,5 @@
-"""Adversarial training: the fused NAD step, MindArmour semantics, checkpoints, errors."""
+"""Adversarial training: the fused NAD/PGD/fast steps, MindArmour semantics, early
+stopping, checkpoints, errors."""
 import numpy as np
 import pytest
 
@@ -6,10 +7,11 @@ import mindspore as ms
 from mindspore import nn
 
 from mindsec import checkpoint, workflows
-from mindsec.attacks import FastGradientSignMethod
-from mindsec.batching import accuracy
+from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
+from mindsec.batching import accuracy, predict_logits
 from mindsec.defenses import (AdversarialDefense, AdversarialDefenseWithAttacks,
-                              NaturalAdversarialDefense)
+                              FastAdversarialDefense, NaturalAdversarialDefense,
+                              ProjectedAdversarialDefense)
 from mindsec.errors import InputError
 
 CE = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
@@ -160,3 +162,121 @@ def test_bad_batch_defense_input(trained_lenet, train_slice):
         nad.batch_defense(x * 255, y)
     with pytest.raises(InputError, match="attacks must be a non-empty list"):
         AdversarialDefenseWithAttacks(trained_lenet, [], loss_fn=CE)
+
+
+# ----------------------------------------------------------------------------- PGD and fast
+def test_fused_pgd_step_equals_the_unfused_computation(trained_lenet, train_slice):
+    """One fused PGD-training step == mindsec's PGD on the whole batch, then one optimizer
+    step on it, done separately."""
+    x, y = train_slice[0][:32], train_slice[1][:32]
+    fused_net, plain_net = workflows.copy_of(trained_lenet), workflows.copy_of(trained_lenet)
+    ProjectedAdversarialDefense(fused_net, loss_fn=CE, eps=0.2, eps_iter=0.05, nb_iter=3,
+                                replace_ratio=1.0, rand_init=False,
+                                optimizer=nn.SGD(fused_net.trainable_params(), 0.1)) \
+        .batch_defense(x, y, batch_size=32, epochs=1)
+    adv = ProjectedGradientDescent(plain_net, eps=0.2, eps_iter=0.05, nb_iter=3, loss_fn=CE,
+                                   rand_init=False).generate(x, y)
+    AdversarialDefense(plain_net, loss_fn=CE,
+                       optimizer=nn.SGD(plain_net.trainable_params(), 0.1)) \
+        .batch_defense(adv, y, batch_size=32, epochs=1)
+    for name, value in _weights(fused_net).items():
+        np.testing.assert_allclose(value, _weights(plain_net)[name], rtol=1e-4, atol=1e-6)
+
+
+def test_pgd_training_raises_pgd_accuracy(trained_lenet, train_slice, test_slice):
+    x, y = test_slice[0][:300], test_slice[1][:300]
+
+    def pgd_acc(net):
+        attack = ProjectedGradientDescent(net, eps=0.1, eps_iter=0.02, nb_iter=10,
+                                          loss_fn=CE, seed=0)
+        return accuracy(net, attack.batch_generate(x, y), y)
+    before = pgd_acc(trained_lenet)
+    net = workflows.copy_of(trained_lenet)
+    ProjectedAdversarialDefense(net, loss_fn=CE, eps=0.1, eps_iter=0.025, nb_iter=5,
+                                replace_ratio=1.0, optimizer=nn.Adam(net.trainable_params(),
+                                                                     1e-3)) \
+        .batch_defense(*train_slice, batch_size=64, epochs=3, shuffle=True)
+    after = pgd_acc(net)
+    assert after > before + 0.2, (before, after)
+    assert accuracy(net, x, y) > 0.9
+
+
+def test_fast_defense_stops_and_restores_the_best_weights(trained_lenet, train_slice,
+                                                          tmp_path):
+    """A collapse of holdout PGD accuracy (here forced by an 'attack' that returns the
+    images in the first check and their negatives in the second) stops training and
+    restores the weights of the best epoch; the checkpoint is marked finished."""
+    x, y = train_slice[0][:512], train_slice[1][:512]
+    hold = (train_slice[0][-200:], train_slice[1][-200:])
+
+    class Collapsing:
+        calls = 0
+
+        def batch_generate(self, inputs, labels):
+            Collapsing.calls += 1
+            return inputs if Collapsing.calls == 1 else 1.0 - inputs
+
+    def fast(net, **kw):
+        return FastAdversarialDefense(net, loss_fn=CE, eps=0.1, optimizer=nn.Adam(
+            net.trainable_params(), 1e-3), **kw)
+    one_epoch = workflows.copy_of(trained_lenet)
+    fast(one_epoch).batch_defense(x, y, batch_size=64, epochs=1, shuffle=True, seed=2)
+    net, lines = workflows.copy_of(trained_lenet), []
+    defense = fast(net, holdout=hold, holdout_attack=Collapsing())
+    defense.batch_defense(x, y, batch_size=64, epochs=4, shuffle=True, seed=2,
+                          ckpt_path=tmp_path / "fast.ckpt", log=lines.append)
+    assert defense.stopped_after == 2 and Collapsing.calls == 2
+    assert "catastrophic overfitting" in lines[-1] and len(lines) == 3
+    for name, value in _weights(one_epoch).items():
+        np.testing.assert_allclose(value, _weights(net)[name], rtol=1e-5, atol=1e-6)
+    _, meta = checkpoint.load(tmp_path / "fast.ckpt")
+    assert meta["epoch"] == 4 and meta["stopped_after"] == 2
+
+
+def test_fast_defense_uses_a_random_start_and_125_eps(trained_lenet):
+    defense = FastAdversarialDefense(trained_lenet, loss_fn=CE, eps=0.2)
+    assert defense._rand_init and defense._replace_ratio == 1.0   # pylint: disable=protected-access
+    assert defense._eps_iter == pytest.approx(0.25)                # pylint: disable=protected-access
+
+
+def test_eps_warmup_ramps_linearly(trained_lenet):
+    nad = NaturalAdversarialDefense(trained_lenet, loss_fn=CE, eps=0.3, warmup=2)
+    ramp = [nad._ramp(epoch, i, 10)[1] for epoch in range(3) for i in range(10)]  # pylint: disable=protected-access
+    np.testing.assert_allclose(ramp[:20], np.arange(1, 21) / 20, atol=1e-4)
+    assert ramp[20:] == [1.0] * 10
+    assert NaturalAdversarialDefense(trained_lenet, loss_fn=CE)._ramp(0, 0, 10)[1] == 1.0  # pylint: disable=protected-access
+
+
+def test_predicted_labels_attack_the_models_own_decisions(trained_lenet, train_slice):
+    """Where the model is right, predicted and true labels give the same step; with wrong
+    labels the label-leaking-free variant ignores them in the attack."""
+    x, y = train_slice
+    right = np.flatnonzero(predict_logits(trained_lenet, x).argmax(1) == y)[:32]
+    xb, yb = x[right], y[right]
+
+    def step(labels, predicted):
+        net = workflows.copy_of(trained_lenet)
+        NaturalAdversarialDefense(net, loss_fn=CE, eps=0.3, replace_ratio=1.0,
+                                  predicted_labels=predicted,
+                                  optimizer=nn.SGD(net.trainable_params(), 0.1)) \
+            .batch_defense(xb, labels, batch_size=32, epochs=1)
+        return _weights(net)
+    same, pred = step(yb, False), step(yb, True)
+    wrong = (yb + 1) % 10
+    leak, noleak = step(wrong, False), step(wrong, True)
+    for name in same:
+        np.testing.assert_allclose(same[name], pred[name], rtol=1e-5, atol=1e-7)
+    assert any(not np.allclose(leak[n], noleak[n]) for n in leak)
+
+
+@pytest.mark.parametrize("cls, kwargs, message", [
+    (ProjectedAdversarialDefense, {"nb_iter": 0}, "nb_iter must be an integer >= 1"),
+    (ProjectedAdversarialDefense, {"norm_level": 1}, "L1 is not supported"),
+    (FastAdversarialDefense, {"max_drop": 2.0}, "max_drop must be <= 1.0"),
+    (FastAdversarialDefense, {"holdout": (1, 2, 3)}, "holdout must be a pair"),
+    (NaturalAdversarialDefense, {"warmup": -1}, "warmup must be >= 0.0"),
+    (NaturalAdversarialDefense, {"predicted_labels": "yes"}, "predicted_labels must be True"),
+])
+def test_bad_pgd_and_fast_arguments(trained_lenet, cls, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        cls(trained_lenet, loss_fn=CE, **kwargs)

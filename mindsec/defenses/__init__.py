@@ -1,5 +1,8 @@
-"""Adversarial-training defenses with MindArmour's names and arguments."""
+"""Adversarial-training defenses with MindArmour's names and arguments, plus fast
+adversarial training with a catastrophic-overfitting guard."""
 from .adversarial import (AdversarialDefense, AdversarialDefenseWithAttacks,
-                          NaturalAdversarialDefense)
+                          FastAdversarialDefense, NaturalAdversarialDefense,
+                          ProjectedAdversarialDefense)
 
-__all__ = ["AdversarialDefense", "AdversarialDefenseWithAttacks", "NaturalAdversarialDefense"]
+__all__ = ["AdversarialDefense", "AdversarialDefenseWithAttacks", "NaturalAdversarialDefense",
+           "ProjectedAdversarialDefense", "FastAdversarialDefense"]

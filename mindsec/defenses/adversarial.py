@@ -4,16 +4,19 @@
 replaces a random ``replace_ratio`` of each batch by adversarial examples from a list of
 attacks (made against the current weights) before the step;
 ``NaturalAdversarialDefense`` is that with FGSM (Kurakin et al., 2017, "Adversarial
-machine learning at scale", arXiv:1611.01236), and mindsec runs it as ONE graph per batch:
-input gradient, FGSM (cancellation-free loss, see :mod:`mindsec.attacks.losses`), the mix,
-the weight gradient and the optimizer update, so an epoch costs about two plain epochs.
+machine learning at scale", arXiv:1611.01236), ``ProjectedAdversarialDefense`` with PGD
+(Madry et al., 2018) and ``FastAdversarialDefense`` with FGSM from a random start (Wong et
+al., 2020). mindsec runs each as ONE graph per batch: input gradient(s), the attack
+(cancellation-free loss, see :mod:`mindsec.attacks.losses`), the mix, the weight gradient
+and the optimizer update, so an NAD epoch costs about two plain epochs and a PGD-k epoch
+about k + 1.
 
 ``batch_defense(inputs, labels, batch_size=32, epochs=5)`` keeps MindArmour's semantics
 (batches in order, the incomplete last one dropped, the mixed batch's loss returned) and
 adds, keyword-only: ``shuffle`` (per-epoch permutation from ``seed``), ``seed`` (which
 samples are replaced), ``ckpt_path``/``resume`` (atomic per-epoch checkpoints of weights
 and optimizer state), ``eval_data`` and ``log`` (a progress line per epoch with loss,
-clean and adversarial batch accuracy and samples/s).
+clean and adversarial batch accuracy and samples/s), ``meta`` (stored in the checkpoint).
 """
 import math
 
@@ -21,10 +24,11 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..batching import num_classes
+from ..batching import accuracy, num_classes
 from ..attacks.base import (check_batch_size, check_bounds, check_inputs, check_number,
                             to_class_indices)
-from ..attacks.gradient import FastGradientSignMethod
+from ..attacks.gradient import FastGradientSignMethod, _direction, check_flag
+from ..attacks.iterative import ProjectedGradientDescent, _project
 from ..attacks.losses import log_odds
 from ..errors import InputError
 from ..train import TrainStep, run_epochs
@@ -89,7 +93,8 @@ class AdversarialDefense:
                                   seed=self._calls)
 
     def batch_defense(self, inputs, labels, batch_size=32, epochs=5, *, shuffle=False,
-                      seed=0, ckpt_path=None, resume=False, eval_data=None, log=None):
+                      seed=0, ckpt_path=None, resume=False, eval_data=None, log=None,
+                      meta=None):
         """Train for ``epochs`` over ``inputs`` in batches of ``batch_size``; returns the
         last batch's loss. See the module docstring for the keyword-only extras."""
         inputs = check_inputs(inputs, getattr(self, "_bounds", None))
@@ -106,7 +111,8 @@ class AdversarialDefense:
             self._step, self._network, len(inputs), batch_size, epochs, make, counts,
             seed=seed, shuffle=shuffle, ckpt_path=ckpt_path, resume=resume,
             eval_data=eval_data, log=log or (lambda line: None),
-            identity={"defense": type(self).__name__, "seed": seed, "epochs": epochs})
+            identity={"defense": type(self).__name__, "seed": seed, "epochs": epochs},
+            meta=meta, after_epoch=getattr(self, "_after_epoch", None))
         return self.history[-1]["last_loss"] if self.history else float("nan")
 
 
@@ -146,29 +152,112 @@ class AdversarialDefenseWithAttacks(AdversarialDefense):
         return make, (("train_acc", batch_size),)
 
 
-class _NADStep(TrainStep):
-    """One NAD step in one graph: FGSM (cancellation-free loss) on the ``mask``ed rows,
-    then a training step on the mixed batch. Returns (mean loss, correct on clean rows,
-    correct on adversarial rows)."""
+class _AdvTrainStep(TrainStep):
+    """One adversarial-training step in one graph: ``nb_iter`` projected gradient steps of
+    ``eps_iter`` (cancellation-free loss) from ``x + start`` on the ``mask``ed rows, then a
+    training step on the mixed batch. NAD is one step of ``eps`` from ``x``; PGD training
+    several from a random start; fast training one of ``1.25 eps`` from a random start.
+    ``ramp`` (a scalar tensor in (0, 1]) scales the budget and step (eps warm-up; ``start``
+    comes scaled). Returns (mean loss, correct on clean rows, correct on adversarial rows)."""
 
-    def __init__(self, network, loss_fn, optimizer, eps, bounds):
+    def __init__(self, network, loss_fn, optimizer, bounds, eps, eps_iter, nb_iter,
+                 ball="inf", rand_init=False, predicted_labels=False):
         super().__init__(network, loss_fn, optimizer)
         self.low, self.high = bounds
-        self.step_size = eps * (self.high - self.low)
+        scale = self.high - self.low
+        self.radius = eps * scale
+        self.step_size = eps_iter * scale
+        self.nb_iter = nb_iter
+        self.ball = ball
+        self.rand_init = rand_init
+        self.project = nb_iter > 1 or rand_init or eps_iter > eps
+        self.predicted_labels = predicted_labels
         self.input_grad = ops.grad(self._attack_loss, grad_position=0)
 
     def _attack_loss(self, x, y_idx):
         return log_odds(self.network(x), y_idx).sum()
 
-    def construct(self, x, y_idx, y_loss, mask):
-        x_adv = ops.clamp(x + self.step_size * ops.sign(self.input_grad(x, y_idx)),
-                          self.low, self.high)
+    def construct(self, x, y_idx, y_loss, mask, start, ramp):
+        y_att = y_idx
+        if self.predicted_labels:
+            y_att = ops.stop_gradient(self.network(x).argmax(axis=-1).astype(ms.int32))
+        x_adv = x
+        if self.rand_init:
+            x_adv = ops.clamp(x + start, self.low, self.high)
+        for _ in range(self.nb_iter):
+            grad = self.input_grad(x_adv, y_att)
+            x_adv = x_adv + (self.step_size * ramp) * _direction(
+                grad, "sign" if self.ball == "inf" else 2)
+            if self.project:
+                x_adv = x + _project(x_adv - x, self.radius * ramp, self.ball)
+            x_adv = ops.clamp(x_adv, self.low, self.high)
         x_mix = x + mask.reshape((-1,) + (1,) * (x.ndim - 1)) * (x_adv - x)
         loss, hit = self.train(x_mix, y_idx, y_loss)
         return loss, (hit * (1.0 - mask)).sum(), (hit * mask).sum()
 
 
-class NaturalAdversarialDefense(AdversarialDefenseWithAttacks):
+class _FusedDefense(AdversarialDefenseWithAttacks):
+    """Shared by the defenses whose attack runs inside the train step."""
+    _nb_iter = 1
+    _ball = "inf"
+    _rand_init = False
+
+    def _setup(self, attack, predicted_labels, warmup=0):
+        if self._bounds is None:
+            raise InputError(f"bounds must be a (min, max) pair for {type(self).__name__}")
+        self._eps = attack.eps
+        self._predicted_labels = check_flag("predicted_labels", predicted_labels)
+        self._warmup = check_number("warmup", warmup, low=0.0, low_open=False)
+        self._ramps = {}
+
+    def _ramp(self, epoch, i, steps):
+        """Budget factor: linear from 1/steps to 1 over ``warmup`` epochs, then 1."""
+        if not self._warmup:
+            value = 1.0
+        else:
+            value = min(1.0, (epoch * steps + i + 1) / (self._warmup * steps))
+        key = round(value, 4)
+        if key not in self._ramps:
+            self._ramps[key] = ms.Tensor(np.float32(key))
+        return self._ramps[key], key
+
+    def _build_step(self, batch_size):
+        return _AdvTrainStep(self._network, self._loss_fn, self._optimizer, self._bounds,
+                             self._eps, self._eps_iter, self._nb_iter, self._ball,
+                             self._rand_init, self._predicted_labels)
+
+    def _start(self, rng, shape, ramp=1.0):
+        """Random start in the eps-ball (fraction of the range times the range)."""
+        if not self._rand_init:
+            if getattr(self, "_zero_start", None) is None or \
+                    self._zero_start.shape != shape:
+                self._zero_start = ms.Tensor(np.zeros(shape, np.float32))
+            return self._zero_start
+        radius = self._eps * ramp * (self._bounds[1] - self._bounds[0])
+        if self._ball == "inf":
+            return ms.Tensor(rng.uniform(-radius, radius, size=shape).astype(np.float32))
+        delta = rng.standard_normal(size=shape).astype(np.float32)
+        flat = delta.reshape(shape[0], -1)
+        flat *= (radius * rng.uniform(0, 1, size=(shape[0], 1)) /
+                 (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
+        return ms.Tensor(delta)
+
+    def _feed(self, x, y_idx, y_loss, batch_size, seed):
+        n_adv = self._n_adv(batch_size)
+        steps = len(x) // batch_size
+
+        def make(idx, epoch, i):
+            rng = np.random.default_rng([seed, epoch, i])
+            mask = np.zeros(batch_size, np.float32)
+            mask[rng.choice(batch_size, n_adv, replace=False)] = 1.0
+            ramp, value = self._ramp(epoch, i, steps)
+            return (ms.Tensor(x[idx]), ms.Tensor(y_idx[idx]), ms.Tensor(y_loss[idx]),
+                    ms.Tensor(mask), self._start(rng, (batch_size,) + x.shape[1:], value),
+                    ramp)
+        return make, (("clean_acc", batch_size - n_adv), ("adv_acc", n_adv))
+
+
+class NaturalAdversarialDefense(_FusedDefense):
     """Adversarial training with FGSM (MindArmour's ``NaturalAdversarialDefense``), fused
     into one compiled step per batch.
 
@@ -177,29 +266,125 @@ class NaturalAdversarialDefense(AdversarialDefenseWithAttacks):
         bounds (tuple): data range. Default (0.0, 1.0).
         replace_ratio (float): fraction of each batch replaced, in [0, 1]. Default 0.5.
         eps (float): FGSM step as a fraction of the range, in (0, 1]. Default 0.1.
+        predicted_labels (bool): attack the model's predictions instead of the true labels
+            (avoids label leaking, Kurakin et al. 2017). Default False (MindArmour's).
+        warmup (float): epochs over which the budget (and step) grows linearly from ~0 to
+            ``eps`` — large budgets from random weights can stall training at chance.
+            Default 0 (none).
     """
 
     def __init__(self, network, loss_fn=None, optimizer=None, bounds=(0.0, 1.0),
-                 replace_ratio=0.5, eps=0.1):
+                 replace_ratio=0.5, eps=0.1, *, predicted_labels=False, warmup=0):
         loss_fn_, _ = _default_loss_and_optimizer(network, loss_fn, optimizer)
         attack = FastGradientSignMethod(network, eps=eps, bounds=bounds, loss_fn=loss_fn_)
         super().__init__(network, [attack], loss_fn=loss_fn, optimizer=optimizer,
                          bounds=bounds, replace_ratio=replace_ratio)
-        if self._bounds is None:
-            raise InputError("bounds must be a (min, max) pair for NaturalAdversarialDefense")
-        self._eps = attack._eps  # pylint: disable=protected-access
+        self._setup(attack, predicted_labels, warmup)
+        self._eps_iter = self._eps
 
-    def _build_step(self, batch_size):
-        return _NADStep(self._network, self._loss_fn, self._optimizer, self._eps,
-                        self._bounds)
 
-    def _feed(self, x, y_idx, y_loss, batch_size, seed):
-        n_adv = self._n_adv(batch_size)
+class ProjectedAdversarialDefense(_FusedDefense):
+    """PGD adversarial training (Madry et al., 2018, arXiv:1706.06083; MindArmour's
+    ``ProjectedAdversarialDefense``), fused into one compiled step per batch.
 
-        def make(idx, epoch, i):
-            mask = np.zeros(batch_size, np.float32)
-            mask[np.random.default_rng([seed, epoch, i]).choice(batch_size, n_adv,
-                                                                replace=False)] = 1.0
-            return (ms.Tensor(x[idx]), ms.Tensor(y_idx[idx]), ms.Tensor(y_loss[idx]),
-                    ms.Tensor(mask))
-        return make, (("clean_acc", batch_size - n_adv), ("adv_acc", n_adv))
+    Args:
+        network, loss_fn, optimizer, bounds, replace_ratio: as
+            :class:`NaturalAdversarialDefense` (``replace_ratio=1.0`` is Madry's setting).
+        eps (float): Linf (or L2) budget, fraction of the range. Default 0.3.
+        eps_iter (float): step per iteration. Default 0.1.
+        nb_iter (int): PGD iterations per batch. Default 5.
+        norm_level: np.inf / 'inf' or 2. Default 'inf'.
+        rand_init (bool): random start in the ball (default True; MindArmour: False).
+        predicted_labels, warmup: as :class:`NaturalAdversarialDefense`.
+    """
+
+    def __init__(self, network, loss_fn=None, optimizer=None, bounds=(0.0, 1.0),
+                 replace_ratio=0.5, eps=0.3, eps_iter=0.1, nb_iter=5, norm_level="inf", *,
+                 rand_init=True, predicted_labels=False, warmup=0):
+        loss_fn_, _ = _default_loss_and_optimizer(network, loss_fn, optimizer)
+        attack = ProjectedGradientDescent(network, eps=eps, eps_iter=eps_iter, bounds=bounds,
+                                          nb_iter=nb_iter, norm_level=norm_level,
+                                          loss_fn=loss_fn_, rand_init=rand_init)
+        super().__init__(network, [attack], loss_fn=loss_fn, optimizer=optimizer,
+                         bounds=bounds, replace_ratio=replace_ratio)
+        self._setup(attack, predicted_labels, warmup)
+        self._eps_iter = attack._eps_iter        # pylint: disable=protected-access
+        self._nb_iter = attack._nb_iter          # pylint: disable=protected-access
+        self._ball = attack._ball                # pylint: disable=protected-access
+        self._rand_init = rand_init
+
+
+class FastAdversarialDefense(_FusedDefense):
+    """"Fast is better than free" adversarial training (Wong, Rice & Kolter, 2020,
+    arXiv:2001.03994): FGSM from a uniform random start in the Linf ball with step
+    ``alpha = 1.25 * eps``, projected back, on every sample (``replace_ratio=1.0``).
+
+    FGSM training can collapse suddenly ("catastrophic overfitting": FGSM accuracy climbs
+    while PGD accuracy falls to ~0 within an epoch). With ``holdout=(x, y)`` (a slice of
+    the training set the defense does not train on), :meth:`batch_defense` measures PGD
+    accuracy there after every epoch, keeps the best weights, and stops, restoring them,
+    when PGD accuracy falls more than ``max_drop`` below its best.
+
+    Args:
+        network, loss_fn, optimizer, bounds: as :class:`NaturalAdversarialDefense`.
+        replace_ratio (float): fraction of each batch replaced. Default 1.0.
+        eps (float): Linf budget, fraction of the range. Default 0.3.
+        alpha (float): FGSM step. Default ``1.25 * eps``.
+        holdout (tuple): ``(inputs, labels)`` for early stopping, or None.
+        holdout_attack: attack for the check. Default PGD-10, step ``eps / 4``, random start.
+        max_drop (float): tolerated fall of holdout PGD accuracy below its best. Default 0.2.
+        predicted_labels, warmup: as :class:`NaturalAdversarialDefense`.
+    """
+    _rand_init = True
+
+    def __init__(self, network, loss_fn=None, optimizer=None, bounds=(0.0, 1.0),
+                 replace_ratio=1.0, eps=0.3, alpha=None, *, holdout=None,
+                 holdout_attack=None, max_drop=0.2, predicted_labels=False, warmup=0):
+        loss_fn_, _ = _default_loss_and_optimizer(network, loss_fn, optimizer)
+        eps = check_number("eps", eps, low=0.0, high=1.0)
+        alpha = 1.25 * eps if alpha is None else check_number("alpha", alpha, low=0.0,
+                                                                high=1.0)
+        attack = ProjectedGradientDescent(network, eps=eps, eps_iter=alpha, bounds=bounds,
+                                          nb_iter=1, loss_fn=loss_fn_, rand_init=True)
+        super().__init__(network, [attack], loss_fn=loss_fn, optimizer=optimizer,
+                         bounds=bounds, replace_ratio=replace_ratio)
+        self._setup(attack, predicted_labels, warmup)
+        self._eps_iter = alpha
+        self._max_drop = check_number("max_drop", max_drop, low=0.0, high=1.0)
+        self._holdout = None
+        if holdout is not None:
+            if not isinstance(holdout, (tuple, list)) or len(holdout) != 2:
+                raise InputError("holdout must be a pair (inputs, labels)")
+            hx = check_inputs(holdout[0], self._bounds, name="holdout inputs")
+            self._holdout = (hx, to_class_indices(holdout[1], len(hx), name="holdout labels"))
+        self._holdout_attack = holdout_attack if holdout_attack is not None else \
+            ProjectedGradientDescent(network, eps=eps, eps_iter=eps / 4, nb_iter=10,
+                                     bounds=bounds, loss_fn=loss_fn_, seed=0)
+        self.stopped_after = None
+
+    def _after_epoch(self, record):
+        """Holdout PGD accuracy; keep the best weights; True (stop) on a collapse."""
+        if self._holdout is None:
+            return False
+        hx, hy = self._holdout
+        self._network.set_train(False)
+        adv = self._holdout_attack.batch_generate(hx, hy)
+        acc = accuracy(self._network, adv, hy)
+        self._network.set_train(True)
+        record["holdout_pgd_acc"] = acc
+        if self._best is None or acc > self._best[0]:
+            self._best = (acc, {p.name: p.data.copy() for p in self._network.get_parameters()})
+            return False
+        if acc < self._best[0] - self._max_drop:
+            for param in self._network.get_parameters():
+                param.set_data(self._best[1][param.name])
+            self.stopped_after = record["epoch"]
+            record["stopped"] = f"holdout PGD accuracy fell to {acc:.4f} from " \
+                f"{self._best[0]:.4f}: catastrophic overfitting; best weights restored"
+            return True
+        return False
+
+    def batch_defense(self, inputs, labels, batch_size=32, epochs=5, **kwargs):
+        self._best = None
+        self.stopped_after = None
+        return super().batch_defense(inputs, labels, batch_size, epochs, **kwargs)
