@@ -68,3 +68,25 @@ def eps_curve(sweep, path, title=None):
     if title:
         ax.set_title(title, fontsize=10)
     return _save(plt, fig, path)
+
+
+def robustness_curves(reports, path, title=None):
+    """Worst-case robust accuracy (with its confidence band) against eps for each model,
+    from ``{name: RobustnessReport}``. Returns the path."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for name, report in reports.items():
+        eps = np.asarray(report.eps)
+        acc = 100 * np.asarray(report.robust_accuracy)
+        low, high = (100 * np.asarray(v) for v in zip(*report.robust_ci))
+        line, = ax.plot(eps, acc, marker="o", ms=3, label=name)
+        ax.fill_between(eps, low, high, color=line.get_color(), alpha=0.2, lw=0)
+    names = " -> ".join(a["name"] for a in next(iter(reports.values())).attacks)
+    ax.set_xlabel("eps (Linf, fraction of the [0, 1] pixel range)")
+    ax.set_ylabel(f"robust accuracy, % (worst of {names})", fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _save(plt, fig, path)
