@@ -54,14 +54,48 @@ def test_nad_example_reports_both_protocols(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "(a) FGSM made on the undefended model" in proc.stdout
     assert "(b) FGSM made on the model itself" in proc.stdout
+    assert "(c) PGD-40 made on the model itself" in proc.stdout
     assert "NAD trains on the training split" in proc.stdout
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["test_images"] == 300 and report["setting"] == "quick"
     assert report["undefended"]["clean"] > 0.8
     assert report["defended"]["fgsm_transfer"] > report["undefended"]["fgsm"]
+    assert report["undefended"]["pgd"] <= report["undefended"]["fgsm"]
+    assert 0.0 <= report["defended"]["pgd"] <= report["defended"]["fgsm_adaptive"]
     assert set(report["defended"]["defense_evaluate"]) == {"cav", "crr", "csr", "ccv", "cos"}
     tut = run_script(*common, "--tutorial-protocol", "--nad-epochs", "1",
                      "--out", tmp_path / "t.json")
     assert tut.returncode == 0, tut.stderr
     assert "tutorial protocol: NAD retrains on the test images" in tut.stdout
     assert json.loads((tmp_path / "t.json").read_text())["setting"] == "tutorial"
+
+
+def test_adversarial_training_and_robustness_examples(tmp_path):
+    ckpt = tmp_path / "pgd.ckpt"
+    train_args = ["examples/mnist_adversarial_training.py", "--defense", "pgd", "--model",
+                  "lenet5", "--epochs", "1", "--train-samples", "2200", "--test-samples",
+                  "200", "--pgd-steps", "2", "--eps", "0.1", "--out", ckpt]
+    proc = run_script(*train_args)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(ckpt.with_suffix(".json").read_text())
+    assert result["model"] == "lenet5" and 0.0 <= result["pgd20_acc"] <= result["clean_acc"]
+    again = run_script(*train_args)          # finished checkpoint: nothing is retrained
+    assert again.returncode == 0 and "resumed from" in again.stdout
+    assert "epoch  1/1" not in again.stdout
+
+    out = tmp_path / "rob"
+    proc = run_script("examples/mnist_robustness.py", "--model", f"pgd={ckpt}",
+                      "--test-samples", "100", "--pgd-steps", "5", "--restarts", "1",
+                      "--eps", "0.05,0.1", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "robust acc" in proc.stdout
+    summary = json.loads((out / "robustness.json").read_text())
+    model = summary["models"]["pgd"]
+    assert model["model"] == "lenet5" and len(model["robust_accuracy"]) == 2
+    assert isinstance(model["flags"], list)
+    assert (out / "robustness.png").stat().st_size > 10_000
+
+    bad = run_script("examples/mnist_robustness.py", "--eps", "0.1,x", "--out", out)
+    assert bad.returncode == 2
+    assert error_lines(bad.stderr) == ["error: --eps must be comma-separated numbers, got "
+                                       "'0.1,x'"]
