@@ -11,6 +11,9 @@ Rows (median of --repeats timed runs after one warm-up; samples/s):
   sweep   10 eps values (0.03..0.3), scored: mindsec's one-gradient sweep vs mindarmour
           generating and predicting once per eps
   eval    AttackEvaluate, all metrics with SSIM, on the FGSM examples
+  pgd     PGD-10 (Linf, eps 0.3, step 0.03, MindArmour's start at x and loss) over the test
+          images: mindsec (compiled loop on the device, default batch) vs mindarmour
+          batch_generate (default batch), GRAPH and PYNATIVE, with pixel agreement
   nad     one NaturalAdversarialDefense pass at batch 32 over --nad-images training images:
           mindsec's fused step vs mindarmour's batch_defense, GRAPH and PYNATIVE
 Writes bench/results/<date>-<device>.json and .md (the table docs/results.md quotes).
@@ -173,6 +176,32 @@ def eval_rows(net, x, y, adv, repeats):
             for who, cls in (("mindsec", AttackEvaluate), ("mindarmour", MAEval))]
 
 
+def pgd_rows(net, x, y, repeats):
+    from mindarmour.adv_robustness.attacks import ProjectedGradientDescent as MAPGD  # noqa
+    from mindsec.attacks import ProjectedGradientDescent  # noqa
+    ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True)
+    kw = dict(eps=0.3, eps_iter=0.03, nb_iter=10)
+    rows = []
+    for mode in ("graph", "pynative"):
+        ms.set_context(mode=MODES[mode])
+        ours = ProjectedGradientDescent(net, loss_fn=ce, rand_init=False, stable_loss=False,
+                                        **kw)
+        ref = MAPGD(net, loss_fn=ce, **kw)
+        out = {}
+        seconds = timed({"mindsec": lambda: out.__setitem__("mindsec",
+                                                            ours.batch_generate(x, y)),
+                         "mindarmour": lambda: out.__setitem__("mindarmour",
+                                                               ref.batch_generate(x, y))},
+                        max(1, min(repeats, 3)))
+        agree = float(np.mean(np.abs(out["mindsec"] - out["mindarmour"]) <= 1e-5))
+        rows += [{"row": "pgd", "mode": mode, "impl": who, "seconds": seconds[who],
+                  "samples_per_s": len(x) / seconds[who], "pixel_agreement": agree,
+                  "adv_accuracy": float(np.mean(predict_logits(net, out[who], 1000)
+                                                .argmax(1) == y))} for who in seconds]
+    ms.set_context(mode=ms.GRAPH_MODE)
+    return rows
+
+
 def nad_rows(net, source, n_images, repeats):
     """One NaturalAdversarialDefense pass (eps 0.3, batch 32, Momentum(0.01, 0.09) as in
     the tutorial) over ``n_images`` training images: mindsec's fused step vs mindarmour's
@@ -238,6 +267,7 @@ def markdown(result):
     tasks = []
     for row, label in (("sweep", "eps sweep, 10 eps, scored"),
                        ("eval", "AttackEvaluate, all metrics"),
+                       ("pgd", "PGD-10 Linf, default batches"),
                        ("nad", "NAD pass, batch 32")):
         by_mode = {}
         for r in result["rows"]:
@@ -248,6 +278,10 @@ def markdown(result):
             what = f"{label}, {mode}" if mode else label
             if row == "nad":
                 what += f" ({pair['mindsec']['images']} images)"
+            if row == "pgd":
+                what += (f" (adv. acc {pair['mindsec']['adv_accuracy']:.2%} vs "
+                         f"{pair['mindarmour']['adv_accuracy']:.2%}; pixels equal "
+                         f"{pair['mindsec']['pixel_agreement']:.4%})")
             tasks.append(f"| {what} | {ours:.3f} | {ref:.3f} | {ref / ours:.2f}x |")
     if tasks:
         lines += ["", "| task | mindsec s | mindarmour s | speed-up |", "|---|---:|---:|---:|"]
@@ -271,7 +305,7 @@ def main(argv=None):
                         help="trained LeNet5 (trained here if missing)")
     parser.add_argument("--out", default=str(HERE / "results"))
     parser.add_argument("--rows", default="floor,fgsm,sweep,eval",
-                        help="comma-separated rows to run: floor, fgsm, sweep, eval, nad "
+                        help="comma-separated rows to run: floor, fgsm, sweep, eval, pgd, nad "
                              "(default: %(default)s)")
     parser.add_argument("--nad-images", type=int, default=12800,
                         help="training images per NAD pass (default %(default)s)")
@@ -303,6 +337,8 @@ def main(argv=None):
         rows += sweep_rows(net, x, y, args.repeats)
     if "eval" in wanted:
         rows += eval_rows(net, x, y, adv, args.repeats)
+    if "pgd" in wanted:
+        rows += pgd_rows(net, x, y, args.repeats)
     if "nad" in wanted:
         rows += nad_rows(net, source, args.nad_images, max(1, min(args.repeats, 2)))
     cpu = next((line.split(":", 1)[1].strip() for line in
