@@ -16,6 +16,13 @@ Rows (median of --repeats timed runs after one warm-up; samples/s):
           batch_generate (default batch), GRAPH and PYNATIVE, with pixel agreement
   nad     one NaturalAdversarialDefense pass at batch 32 over --nad-images training images:
           mindsec's fused step vs mindarmour's batch_defense, GRAPH and PYNATIVE
+Every run also records a validation fingerprint (mindsec.validation: weights digest, clean
+and FGSM accuracy, FGSM perturbation signs of the first 64 images). With --reference
+FILE.json (an earlier run, e.g. on CPU) it prints PASS/FAIL per check with its tolerance
+and exits 1 on any FAIL — the hardware-validation run:
+
+    python bench/run.py --device GPU --reference bench/results/2026-11-22-CPU.json
+
 Writes bench/results/<date>-<device>.json and .md (the table docs/results.md quotes).
 """
 import argparse
@@ -33,7 +40,9 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from mindsec import checkpoint, context, data, train
+from mindsec import checkpoint, context, data, train, validation
+from mindsec.cli_support import run_main
+from mindsec.errors import DataError, InputError
 from mindsec.attacks import FastGradientSignMethod, auto_batch_size
 from mindsec.batching import predict_logits, predict_proba
 from mindsec.evaluations import AttackEvaluate
@@ -309,12 +318,20 @@ def main(argv=None):
                              "(default: %(default)s)")
     parser.add_argument("--nad-images", type=int, default=12800,
                         help="training images per NAD pass (default %(default)s)")
+    parser.add_argument("--reference", metavar="FILE.json",
+                        help="an earlier run's JSON: check this run's results against it")
     parser.add_argument("--table", metavar="FILE.json",
                         help="print the markdown table of an earlier run and exit")
     args = parser.parse_args(argv)
     if args.table:
         print(markdown(json.loads(Path(args.table).read_text())))
         return 0
+    wanted = {r for r in args.rows.split(",") if r}
+    unknown = wanted - {"floor", "fgsm", "sweep", "eval", "pgd", "nad"}
+    if unknown:
+        raise InputError(f"--rows: unknown row(s) {', '.join(sorted(unknown))}; choose from "
+                         f"floor, fgsm, sweep, eval, pgd, nad")
+    reference = load_reference(args.reference) if args.reference else None
     target = context.set_device(args.device, "graph")
     source = data.resolve_data_dir(args.data_dir)
     n = 2000 if args.quick else None
@@ -323,7 +340,6 @@ def main(argv=None):
     net.set_train(False)
     from importlib.metadata import version  # pylint: disable=import-outside-toplevel
 
-    wanted = set(args.rows.split(","))
     rows, diff_graph, diff_py, saturated, adv = [], None, None, None, None
     if "floor" in wanted:
         rows += floor_rows(net, x, y, args.repeats)
@@ -355,7 +371,17 @@ def main(argv=None):
                      "mindsec": mindsec.__version__, "numpy": np.__version__},
         "rows": rows, "max_abs_diff_strict": diff_graph,
         "max_abs_diff_strict_pynative": diff_py, "saturated": saturated,
+        "validation": validation.fingerprint(net, x, y),
     }
+    failed = False
+    if reference is not None:
+        checks = validation.compare(result["validation"], reference)
+        result["validation_checks"] = [{"check": c, "passed": ok, "line": line}
+                                       for c, ok, line in checks]
+        print(f"validation against {args.reference}:")
+        for _, ok, line in checks:
+            print("  " + line)
+        failed = not all(ok for _, ok, _ in checks)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{result['date']}-{target}{'-quick' if args.quick else ''}" + \
@@ -365,8 +391,25 @@ def main(argv=None):
     (out / f"{stem}.md").write_text(table)
     print(table)
     print(f"written {out / stem}.json and .md")
+    if failed:
+        print("validation FAILED", file=sys.stderr)
+        return 1
     return 0
 
 
+def load_reference(path):
+    """The validation fingerprint of an earlier run's JSON."""
+    try:
+        ref = json.loads(Path(path).read_text())
+    except OSError:
+        raise DataError(f"--reference {path} cannot be read") from None
+    except ValueError:
+        raise DataError(f"--reference {path} is not JSON") from None
+    if not isinstance(ref, dict) or "validation" not in ref:
+        raise DataError(f"--reference {path} holds no validation fingerprint (a bench run "
+                        f"JSON from this version or later is needed)")
+    return ref["validation"]
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))
