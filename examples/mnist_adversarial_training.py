@@ -45,6 +45,8 @@ def parse_args(argv):
     parser.add_argument("--lr", type=float, default=5e-3, help="peak learning rate")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--eps", type=float, default=0.3)
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="fast training: FGSM step (default 1.25 * eps)")
     parser.add_argument("--pgd-steps", type=int, default=10, help="pgd training: iterations")
     parser.add_argument("--pgd-step", type=float, default=0.05, help="pgd training: step")
     parser.add_argument("--warmup", type=float, default=0.0,
@@ -88,7 +90,8 @@ def main(argv=None):
     common = {"predicted_labels": args.predicted_labels,
               "warmup": args.warmup * (epochs / args.epochs)}
     if args.defense == "fast":
-        defense = FastAdversarialDefense(net, loss, opt, eps=args.eps, holdout=hold, **common)
+        defense = FastAdversarialDefense(net, loss, opt, eps=args.eps, alpha=args.alpha,
+                                         holdout=hold, **common)
     elif args.defense == "pgd":
         defense = ProjectedAdversarialDefense(net, loss, opt, eps=args.eps,
                                               eps_iter=args.pgd_step, nb_iter=args.pgd_steps,

@@ -19,6 +19,17 @@ def _save(plt, fig, path):
     return path
 
 
+def _finish(ax, xlabel, ylabel, title, legend_at, ylabel_size=None):
+    """Labels, a 0-100 y range, grid, legend and title: the accuracy plots' common frame."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel, fontsize=ylabel_size)
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend_at, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+
+
 def adversarial_grid(inputs, adv_inputs, labels, clean_probs, adv_probs, path, count=8,
                      title=None):
     """Rows: originals, perturbations (adv - x, centred grey), adversarial images; each
@@ -60,13 +71,7 @@ def eps_curve(sweep, path, title=None):
     ax.plot(sweep.eps, 100 * sweep.accuracy, marker="o", ms=3, label="accuracy")
     ax.plot(sweep.eps, 100 * sweep.mean_label_prob, marker="s", ms=3,
             label="mean true-class probability")
-    ax.set_xlabel("eps (fraction of the [0, 1] pixel range)")
-    ax.set_ylabel("%")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
+    _finish(ax, "eps (fraction of the [0, 1] pixel range)", "%", title, "upper right")
     return _save(plt, fig, path)
 
 
@@ -82,11 +87,6 @@ def robustness_curves(reports, path, title=None):
         line, = ax.plot(eps, acc, marker="o", ms=3, label=name)
         ax.fill_between(eps, low, high, color=line.get_color(), alpha=0.2, lw=0)
     names = " -> ".join(a["name"] for a in next(iter(reports.values())).attacks)
-    ax.set_xlabel("eps (Linf, fraction of the [0, 1] pixel range)")
-    ax.set_ylabel(f"robust accuracy, % (worst of {names})", fontsize=8)
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
+    _finish(ax, "eps (Linf, fraction of the [0, 1] pixel range)",
+            f"robust accuracy, % (worst of {names})", title, "lower left", ylabel_size=8)
     return _save(plt, fig, path)

@@ -74,6 +74,18 @@ class _IterStep(nn.Cell):
         return x_new, momentum, n_sat
 
 
+def random_start(rng, shape, radius, ball):
+    """A random point of the ball around 0 (numpy float32 ``shape``): uniform in the Linf
+    box, or a uniform direction at a uniform radius in the L2 ball."""
+    if ball == "inf":
+        return rng.uniform(-radius, radius, size=shape).astype(np.float32)
+    delta = rng.standard_normal(size=shape).astype(np.float32)
+    flat = delta.reshape(shape[0], -1)
+    flat *= (radius * rng.uniform(0, 1, size=(shape[0], 1)) /
+             (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
+    return delta
+
+
 def _project(delta, radius, ball):
     """``delta`` moved into the Linf or L2 ball of ``radius`` (per sample)."""
     if ball == "inf":
@@ -150,15 +162,7 @@ class IterativeGradientMethod(Attack):
         if not self._rand_init:
             return x
         radius = eps * (self._bounds[1] - self._bounds[0] if self._bounds else 1.0)
-        shape = x.shape
-        if self._ball == "inf":
-            delta = self._rng.uniform(-radius, radius, size=shape).astype(np.float32)
-        else:
-            delta = self._rng.standard_normal(size=shape).astype(np.float32)
-            flat = delta.reshape(shape[0], -1)
-            flat *= (radius * self._rng.uniform(0, 1, size=(shape[0], 1)) /
-                     (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
-        start = x + ms.Tensor(delta)
+        start = x + ms.Tensor(random_start(self._rng, tuple(x.shape), radius, self._ball))
         if self._bounds is not None:
             start = ops.clamp(start, self._bounds[0], self._bounds[1])
         return start

@@ -28,7 +28,7 @@ from ..batching import accuracy, num_classes
 from ..attacks.base import (check_batch_size, check_bounds, check_inputs, check_number,
                             to_class_indices)
 from ..attacks.gradient import FastGradientSignMethod, _direction, check_flag
-from ..attacks.iterative import ProjectedGradientDescent, _project
+from ..attacks.iterative import ProjectedGradientDescent, _project, random_start
 from ..attacks.losses import log_odds
 from ..errors import InputError
 from ..train import TrainStep, run_epochs
@@ -234,13 +234,7 @@ class _FusedDefense(AdversarialDefenseWithAttacks):
                 self._zero_start = ms.Tensor(np.zeros(shape, np.float32))
             return self._zero_start
         radius = self._eps * ramp * (self._bounds[1] - self._bounds[0])
-        if self._ball == "inf":
-            return ms.Tensor(rng.uniform(-radius, radius, size=shape).astype(np.float32))
-        delta = rng.standard_normal(size=shape).astype(np.float32)
-        flat = delta.reshape(shape[0], -1)
-        flat *= (radius * rng.uniform(0, 1, size=(shape[0], 1)) /
-                 (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
-        return ms.Tensor(delta)
+        return ms.Tensor(random_start(rng, shape, radius, self._ball))
 
     def _feed(self, x, y_idx, y_loss, batch_size, seed):
         n_adv = self._n_adv(batch_size)
