@@ -4,6 +4,7 @@ from pathlib import Path
 import mindspore as ms
 
 from . import checkpoint, data, train
+from .errors import InputError
 from .models import LeNet5
 
 
@@ -42,9 +43,18 @@ def lenet5(ckpt, source, recipe="default", epochs=None, seed=0, train_samples=No
 
 
 def copy_of(network):
-    """A LeNet5 with the same weights as ``network`` (to defend without touching it)."""
+    """A LeNet5 with the same weights as ``network`` (to defend without touching it).
+    Parameters are matched by position and shape, not name: wrapping a Cell in another
+    renames its parameters (``inner.conv1.weight``)."""
     twin = LeNet5()
-    ms.load_param_into_net(twin, {p.name: ms.Parameter(p.data.copy(), p.name)
-                                  for p in network.get_parameters()})
+    mine, theirs = twin.get_parameters(), list(network.get_parameters())
+    for target, (i, source) in zip(mine, enumerate(theirs)):
+        if tuple(target.shape) != tuple(source.shape):
+            raise InputError(f"copy_of needs a LeNet5: parameter {i} ({source.name}) has "
+                             f"shape {tuple(source.shape)}, LeNet5's {target.name} "
+                             f"{tuple(target.shape)}")
+        target.set_data(source.data.copy())
+    if len(list(twin.get_parameters())) != len(theirs):
+        raise InputError(f"copy_of needs a LeNet5: got {len(theirs)} parameters")
     twin.set_train(False)
     return twin

@@ -53,7 +53,7 @@ def rescaled(net, lo, hi):
     """``net`` taking inputs in [lo, hi] instead of [0, 1] (same decisions)."""
     class Rescale(ms.nn.Cell):
         def __init__(self, inner):
-            super().__init__()
+            super().__init__(auto_prefix=False)    # leave the shared net's names alone
             self.inner = inner
 
         def construct(self, x):

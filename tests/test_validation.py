@@ -74,3 +74,22 @@ def test_bench_reference_exit_codes(trained_lenet, tmp_path):
     assert missing.returncode == 2
     assert error_lines(missing.stderr) == [f"error: --reference {tmp_path / 'nope.json'} "
                                            f"cannot be read"]
+
+
+def test_digest_and_copy_survive_a_wrapping_cell(trained_lenet):
+    """Wrapping a Cell renames its parameters; the weights, digest and copies stay."""
+    import mindspore as ms     # pylint: disable=import-outside-toplevel
+    net = workflows.copy_of(trained_lenet)
+    before = validation.weights_digest(net)
+
+    class Wrap(ms.nn.Cell):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def construct(self, x):
+            return self.inner(x)
+    Wrap(net)
+    assert next(net.get_parameters()).name.startswith("inner.")
+    assert validation.weights_digest(net) == before
+    assert validation.weights_digest(workflows.copy_of(net)) == before
