@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import mindsec  # noqa: F401  (runtime settings before MindSpore runs anything)
 import numpy as np
@@ -47,6 +48,9 @@ def parse_args(argv):
                         help="checkpoint of a surrogate model: add transfer FGSM and PGD")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/robustness")
+    parser.add_argument("--plot-from", metavar="JSON", default=None,
+                        help="redraw <out>/robustness.png from a saved robustness.json and "
+                             "exit (no attacks run)")
     return parser.parse_args(argv)
 
 
@@ -76,8 +80,26 @@ def attacks_for(net, args, surrogate):
     return attacks
 
 
+def replot(path, out):
+    """The figure of a saved summary JSON."""
+    try:
+        summary = json.loads(Path(path).read_text())
+        reports = {name: SimpleNamespace(**{k: m[k] for k in ("eps", "robust_accuracy",
+                                                              "robust_ci", "attacks")})
+                   for name, m in summary["models"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"--plot-from {path} is not a robustness.json written by this "
+                         f"script") from None
+    out.mkdir(parents=True, exist_ok=True)
+    return plots.robustness_curves(reports, out / "robustness.png",
+                                   title=f"{summary['data']} test split, {summary['n']} images")
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.plot_from:
+        print(f"wrote {replot(args.plot_from, Path(args.out))}")
+        return 0
     try:
         eps = [float(v) for v in args.eps.split(",") if v.strip()]
     except ValueError:
@@ -108,8 +130,7 @@ def main(argv=None):
         reports[name] = report
         summary["models"][name] = {"ckpt": path, "model": arch, **report.to_dict()}
     (out / "robustness.json").write_text(json.dumps(summary, indent=2))
-    png = plots.robustness_curves(reports, out / "robustness.png",
-                                  title=f"MNIST test ({len(x)} images), {source.name}")
+    png = replot(out / "robustness.json", out)
     print(f"\nwrote {out / 'robustness.json'} and {png}")
     return 0
 

@@ -88,5 +88,6 @@ def robustness_curves(reports, path, title=None):
         ax.fill_between(eps, low, high, color=line.get_color(), alpha=0.2, lw=0)
     names = " -> ".join(a["name"] for a in next(iter(reports.values())).attacks)
     _finish(ax, "eps (Linf, fraction of the [0, 1] pixel range)",
-            f"robust accuracy, % (worst of {names})", title, "lower left", ylabel_size=8)
+            "worst-case robust accuracy (%)", None, "upper right")
+    ax.set_title((title + "\n" if title else "") + f"cascade: {names}", fontsize=8.5)
     return _save(plt, fig, path)

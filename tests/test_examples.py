@@ -94,6 +94,10 @@ def test_adversarial_training_and_robustness_examples(tmp_path):
     assert model["model"] == "lenet5" and len(model["robust_accuracy"]) == 2
     assert isinstance(model["flags"], list)
     assert (out / "robustness.png").stat().st_size > 10_000
+    redo = run_script("examples/mnist_robustness.py", "--plot-from", out / "robustness.json",
+                      "--out", tmp_path / "again")
+    assert redo.returncode == 0, redo.stderr
+    assert (tmp_path / "again" / "robustness.png").stat().st_size > 10_000
 
     bad = run_script("examples/mnist_robustness.py", "--eps", "0.1,x", "--out", out)
     assert bad.returncode == 2
