@@ -113,6 +113,12 @@ def test_cascade_on_a_healthy_model(trained_lenet, xy):
     assert np.all(np.array(report.robust_accuracy) <= alone + 1e-9)
     assert 0.0 < report.median_distance < 0.3
     assert report.collapse["accuracy"] <= 0.1
+    # accuracy under each attack alone: PGD first, FGSM and DeepFool over every input
+    assert set(report.standalone) == {"PGD-20x2", "DeepFool", "FGSM"}
+    fgsm_alone = robustness_curve(attacks.FastGradientSignMethod(trained_lenet, loss_fn=CE),
+                                  x, y, eps).accuracy
+    np.testing.assert_allclose(report.standalone["FGSM"], fgsm_alone)
+    assert np.all(np.array(report.robust_accuracy) <= np.array(report.standalone["PGD-20x2"]))
     assert not flags_of(report) & {"zero_gradients", "no_collapse", "accuracy_rises_with_eps",
                                    "iterative_weaker_than_single_step",
                                    "transfer_beats_white_box"}

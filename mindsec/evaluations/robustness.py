@@ -233,6 +233,7 @@ class RobustnessReport:
     collapse: dict = None                # accuracy at a large eps (the no-collapse check)
     median_distance: float = None        # from a minimal attack, over correct inputs
     flags: list = field(default_factory=list)   # {"flag", "message"}
+    standalone: dict = field(default_factory=dict)   # attack -> accuracy per eps, alone
 
     def to_dict(self):
         return asdict(self)
@@ -254,6 +255,10 @@ class RobustnessReport:
             lines.append(f"{eps:>6.3f}  {self.robust_accuracy[k]:>10.4f}  "
                          f"{f'[{low:.4f}, {high:.4f}]':<18}  " + "  ".join(
                              f"{a['broken'][k]:>{w}d}" for a, w in zip(self.attacks, widths)))
+        if self.standalone:
+            lines.append("alone: " + "; ".join(
+                f"{name} " + " ".join(f"{a:.4f}" for a in acc)
+                for name, acc in self.standalone.items()))
         if self.median_distance is not None:
             lines.append(f"median distance to flip a correct input: {self.median_distance:.4f}")
         if self.collapse:
@@ -368,9 +373,19 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
         robust_accuracy=[r / n for r in robust], robust_ci=ci, confidence=confidence,
         attacks=records, zero_gradient_fraction=zero_frac, saturated_fraction=sat_frac)
     report.median_distance = median
+    # accuracy under each attack alone: the first of the cascade, and those run once on
+    # every correct input (clean errors count as broken)
+    first = {0: None} if 0 not in standalone else {}
+    for i in list(first) + sorted(standalone):
+        broken = standalone[i] if i in standalone else None
+        if broken is None:
+            acc = [(a - b) / n for a, b in zip(records[0]["attacked"], records[0]["broken"])]
+        else:
+            acc = (1.0 - (broken | ~correct[None]).mean(axis=1)).tolist()
+        report.standalone[records[i]["name"]] = [float(a) for a in acc]
     report.collapse = _collapse_check(order, model, x, y, idx_correct, norm, collapse_eps,
                                       collapse_samples, batch_size)
-    report.flags = _flags(report, order, standalone, correct, tol, collapse_max)
+    report.flags = _flags(report, order, correct, tol, collapse_max)
     for f in report.flags:
         log(f"FLAG {f['flag']}: {f['message']}")
     return report
@@ -399,7 +414,7 @@ def _rises(acc, n, tol):
     return [k for k in range(rise.size) if rise[k] > tol and rise[k] * n >= 3]
 
 
-def _flags(report, order, standalone, correct, tol, collapse_max):
+def _flags(report, order, correct, tol, collapse_max):
     n = report.n
     n_correct = max(int(correct.sum()), 1)
     flags = []
@@ -428,9 +443,7 @@ def _flags(report, order, standalone, correct, tol, collapse_max):
         if attack.kind == "transfer" and white and late:
             flag("transfer_beats_white_box", f"{rec['name']} broke "
                  + ", ".join(f"{rec['broken'][k]} at eps {report.eps[k]:g}" for k in late))
-    curves = [("worst case", report.robust_accuracy)]
-    curves += [(report.attacks[i]["name"], 1.0 - full.mean(axis=1))
-               for i, full in standalone.items()]
+    curves = [("worst case", report.robust_accuracy)] + list(report.standalone.items())
     for name, acc in curves:
         ks = _rises(acc, n, tol)
         if ks:
