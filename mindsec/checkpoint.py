@@ -57,9 +57,18 @@ def load(path):
 def load_into(cell, path):
     """Load the weights in ``path`` into ``cell``; every parameter of ``cell`` must be found.
 
-    Returns the metadata. Extra entries (optimizer state) are ignored.
+    Returns the metadata. Extra entries (optimizer state) are ignored. A parameter saved
+    under a prefixed name (``_network._backbone.conv1.weight``: MindSpore renames a
+    network's parameters in place when another Cell, e.g. a MindArmour attack, wraps it) is
+    found by its unique name suffix.
     """
     params, meta = load(path)
+    for param in cell.get_parameters():
+        if param.name not in params:
+            found = [k for k in params if k.endswith("." + param.name)
+                     and not k.startswith(("moments.", "moment1.", "moment2.", "accum."))]
+            if len(found) == 1:
+                params[param.name] = params[found[0]]
     missing = [p.name for p in cell.get_parameters() if p.name not in params]
     if missing:
         raise DataError(f"checkpoint {path} does not fit this network: missing "

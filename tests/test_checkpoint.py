@@ -56,3 +56,24 @@ def test_checkpoint_of_another_network_is_refused(tmp_path):
     path = checkpoint.save(nn.Dense(3, 2), tmp_path / "dense.ckpt")
     with pytest.raises(DataError, match="does not fit this network: missing conv1.weight"):
         checkpoint.load_into(LeNet5(), path)
+
+
+def test_weights_saved_under_prefixed_names_load_into_a_fresh_network(tmp_path):
+    """A Cell that wraps the network (a MindArmour attack does) renames its parameters in
+    place; its checkpoint still loads into a fresh LeNet5, optimizer state aside."""
+    net = LeNet5()
+    expected = {p.name: p.asnumpy().copy() for p in net.get_parameters()}
+
+    class Wrap(nn.Cell):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+    Wrap(net)
+    assert next(net.get_parameters()).name == "inner.conv1.weight"
+    step = nn.TrainOneStepCell(nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(
+        sparse=True)), nn.Momentum(net.trainable_params(), 0.1, 0.9))
+    checkpoint.save(step, tmp_path / "w.ckpt")     # holds moments.inner.* as well
+    fresh = LeNet5()
+    checkpoint.load_into(fresh, tmp_path / "w.ckpt")
+    for p in fresh.get_parameters():
+        np.testing.assert_array_equal(p.asnumpy(), expected[p.name])
