@@ -181,3 +181,19 @@ def test_deepfool_bad_arguments(trained_lenet):
         attacks.DeepFool(trained_lenet, 1)
     with pytest.raises(InputError, match="norm_level"):
         attacks.DeepFool(trained_lenet, 10, norm_level=1)
+
+
+def test_pynative_mode_gives_the_same_examples(trained_lenet, xy):
+    import mindspore as ms     # pylint: disable=import-outside-toplevel
+    x, y = xy
+    runs = []
+    for mode in (ms.GRAPH_MODE, ms.PYNATIVE_MODE):
+        ms.set_context(mode=mode)
+        try:
+            pgd = attacks.ProjectedGradientDescent(trained_lenet, eps=0.2, eps_iter=0.02,
+                                                   nb_iter=8, nb_restarts=2, loss_fn=CE_SPARSE,
+                                                   seed=5)
+            runs.append(pgd.batch_generate(x, y, batch_size=100))
+        finally:
+            ms.set_context(mode=ms.GRAPH_MODE)
+    assert _agree(runs[0], runs[1]) >= 0.999
