@@ -104,6 +104,9 @@ def main(argv=None):
         eps = [float(v) for v in args.eps.split(",") if v.strip()]
     except ValueError:
         raise InputError(f"--eps must be comma-separated numbers, got {args.eps!r}") from None
+    if not eps or not all(0.0 <= e <= 1.0 for e in eps):
+        raise InputError(f"--eps values must lie in [0, 1] (Linf, fraction of the pixel "
+                         f"range), got {args.eps!r}")
     for name in ("pgd_steps", "restarts"):
         if getattr(args, name) <= 0:
             raise InputError(f"--{name.replace('_', '-')} must be a positive integer, got "

@@ -46,8 +46,8 @@ def _check_eps(eps_values, linf):
     eps = np.asarray(eps_values, dtype=np.float64).reshape(-1)
     if eps.size == 0 or not np.isfinite(eps).all() or (eps < 0).any() or \
             (linf and (eps > 1).any()):
-        raise InputError(f"eps must be finite values in [0, {1 if linf else 'inf'}), got "
-                         f"{eps_values!r}")
+        raise InputError(f"eps must be finite values in {'[0, 1]' if linf else '[0, inf)'}, "
+                         f"got {eps_values!r}")
     return eps
 
 
