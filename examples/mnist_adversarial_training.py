@@ -26,7 +26,7 @@ from mindsec import checkpoint, context, data, train
 from mindsec.attacks import ProjectedGradientDescent
 from mindsec.attacks.base import check_number
 from mindsec.batching import accuracy
-from mindsec.cli_support import add_data_arguments, run_main
+from mindsec.cli_support import add_data_arguments, check_positive, run_main
 from mindsec.defenses import (FastAdversarialDefense, NaturalAdversarialDefense,
                               ProjectedAdversarialDefense)
 from mindsec.errors import InputError
@@ -63,10 +63,7 @@ def main(argv=None):
     args = parse_args(argv)
     check_number("--eps", args.eps, low=0.0, high=1.0)
     check_number("--lr", args.lr, low=0.0)
-    for name in ("epochs", "batch", "pgd_steps"):
-        if getattr(args, name) <= 0:
-            raise InputError(f"--{name.replace('_', '-')} must be a positive integer, got "
-                             f"{getattr(args, name)}")
+    check_positive(args, "epochs", "batch", "pgd_steps")
     target = context.set_device(args.device, args.mode)
     source = data.resolve_data_dir(args.data_dir)
     out = Path(args.out or f"runs/robust/{args.defense}_{args.model}.ckpt")

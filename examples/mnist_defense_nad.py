@@ -21,16 +21,14 @@ import time
 from pathlib import Path
 
 import mindsec  # noqa: F401  (runtime settings before MindSpore runs anything)
-import numpy as np
 from mindspore import nn
 
 from mindsec import context, data, workflows
 from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
 from mindsec.attacks.base import check_number
 from mindsec.batching import accuracy, predict_proba
-from mindsec.cli_support import add_data_arguments, run_main
+from mindsec.cli_support import add_data_arguments, check_positive, run_main
 from mindsec.defenses import NaturalAdversarialDefense
-from mindsec.errors import InputError
 from mindsec.evaluations import DefenseEvaluate
 
 # NAD settings: (optimizer, peak lr, batch, epochs, shuffle) — see docs/results.md;
@@ -76,11 +74,7 @@ def main(argv=None):
     source = data.resolve_data_dir(args.data_dir)
     setting = "tutorial" if args.tutorial_protocol else "full" if args.full else "quick"
     opt_name, lr, batch, epochs, shuffle = SETTINGS[setting]
-    for name in ("nad_epochs", "nad_batch", "epochs"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise InputError(f"--{name.replace('_', '-')} must be a positive integer, "
-                             f"got {value}")
+    check_positive(args, "nad_epochs", "nad_batch", "epochs")
     check_number("--eps", args.eps, low=0.0, high=1.0)
     check_number("--nad-lr", args.nad_lr, low=0.0, allow_none=True)
     epochs = args.nad_epochs or epochs * source.epoch_scale   # 5k subset: more epochs

@@ -23,7 +23,7 @@ from mindspore import nn
 from mindsec import checkpoint, context, data, plots, workflows
 from mindsec.attacks import (DeepFool, FastGradientSignMethod, ProjectedGradientDescent,
                              TransferAttack)
-from mindsec.cli_support import add_data_arguments, run_main
+from mindsec.cli_support import add_data_arguments, check_positive, run_main
 from mindsec.errors import InputError
 from mindsec.evaluations import evaluate_robustness
 from mindsec.models import MODELS
@@ -107,10 +107,7 @@ def main(argv=None):
     if not eps or not all(0.0 <= e <= 1.0 for e in eps):
         raise InputError(f"--eps values must lie in [0, 1] (Linf, fraction of the pixel "
                          f"range), got {args.eps!r}")
-    for name in ("pgd_steps", "restarts"):
-        if getattr(args, name) <= 0:
-            raise InputError(f"--{name.replace('_', '-')} must be a positive integer, got "
-                             f"{getattr(args, name)}")
+    check_positive(args, "pgd_steps", "restarts")
     target = context.set_device(args.device, args.mode)
     source = data.resolve_data_dir(args.data_dir)
     x, y = data.load_mnist("test", num_samples=args.test_samples, source=source)

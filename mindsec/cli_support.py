@@ -1,7 +1,7 @@
 """Shared plumbing for the example scripts and the ``mindsec`` command."""
 import sys
 
-from .errors import MindsecError
+from .errors import InputError, MindsecError
 
 
 def run_main(main, argv=None):
@@ -26,3 +26,12 @@ def add_data_arguments(parser):
     parser.add_argument("--test-samples", type=int, default=None,
                         help="use only the first N test images")
     return parser
+
+
+def check_positive(args, *names):
+    """One line naming the option when one of ``args.<name>`` (None allowed) is <= 0."""
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise InputError(f"--{name.replace('_', '-')} must be a positive integer, "
+                             f"got {value}")

@@ -112,6 +112,13 @@ def to_class_indices(labels, n, num_classes=None, name="labels"):
     return labels
 
 
+def check_count(name, value, low=1):
+    """An integer ``>= low`` (iterations, restarts, classes)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
 def check_batch_size(batch_size):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size <= 0:

@@ -22,9 +22,8 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..errors import InputError
-from .base import Attack, check_bounds, check_number
+from .base import Attack, check_bounds, check_count, check_number
 from .gradient import check_flag, check_norm_level
-from .iterative import _check_count
 
 _CHECK_EVERY = 5     # iterations between reads of the "all done" flag
 
@@ -112,20 +111,20 @@ class DeepFool(Attack):
                  max_iters=50, overshoot=0.02, norm_level=2, bounds=None, sparse=True, *,
                  candidates=None):
         super().__init__(network, bounds)
-        self._num_classes = _check_count("num_classes", num_classes, low=2)
+        self._num_classes = check_count("num_classes", num_classes, low=2)
         if model_type != "classification":
             raise InputError(f"model_type must be 'classification' (detection is not "
                              f"supported), got {model_type!r}")
         check_number("reserve_ratio", reserve_ratio, low=0.0, high=1.0, low_open=False)
         check_flag("sparse", sparse)
-        self._max_iters = _check_count("max_iters", max_iters)
+        self._max_iters = check_count("max_iters", max_iters)
         self._overshoot = check_number("overshoot", overshoot, low=0.0, low_open=False)
         norm = check_norm_level(norm_level)
         if norm == 1:
             raise InputError("norm_level must be 2 or np.inf for DeepFool, got 1")
         self._norm = norm
         self.norm = norm
-        n_cand = 9 if candidates is None else _check_count("candidates", candidates)
+        n_cand = 9 if candidates is None else check_count("candidates", candidates)
         self._n_cand = min(n_cand, self._num_classes - 1)
         self._logits_net = network
         self._step = _DeepFoolStep(network, self._n_cand, norm, self._overshoot,

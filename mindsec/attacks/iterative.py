@@ -30,14 +30,8 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..errors import InputError
-from .base import Attack, check_number
+from .base import Attack, check_count, check_number
 from .gradient import _direction, build_loss, check_flag, check_norm_level, check_seed
-
-
-def _check_count(name, value, low=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 class _IterStep(nn.Cell):
@@ -141,7 +135,7 @@ class IterativeGradientMethod(Attack):
         linf = self._ball == "inf" and self._bounds is not None
         self._eps = check_number("eps", eps, low=0.0, high=1.0 if linf else None)
         self._eps_iter = check_number("eps_iter", eps_iter, low=0.0)
-        self._nb_iter = _check_count("nb_iter", nb_iter)
+        self._nb_iter = check_count("nb_iter", nb_iter)
         self._is_targeted = check_flag("is_targeted", is_targeted)
         self._seed = check_seed(seed)
         self._rng = np.random.default_rng(self._seed)
@@ -259,7 +253,7 @@ class ProjectedGradientDescent(BasicIterativeMethod):
         self._ball = norm
         self._step_norm = "sign" if norm == "inf" else 2
         self._rand_init = check_flag("rand_init", rand_init)
-        self._nb_restarts = _check_count("nb_restarts", nb_restarts)
+        self._nb_restarts = check_count("nb_restarts", nb_restarts)
         if self._nb_restarts > 1 and not self._rand_init:
             raise InputError("nb_restarts > 1 needs rand_init=True (restarts from x would "
                              "repeat the same run)")

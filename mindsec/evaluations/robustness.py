@@ -19,7 +19,7 @@ import mindspore as ms
 from mindspore import nn, ops
 from scipy.stats import binomtest
 
-from ..attacks.base import auto_batch_size, check_inputs, check_number
+from ..attacks.base import auto_batch_size, check_batch_size, check_inputs, check_number
 from ..attacks.losses import log_odds, saturated
 from ..batching import num_classes, pad_to, padded_batches, predict_logits
 from ..errors import InputError
@@ -101,6 +101,13 @@ def _minimal_distances(attack, model, x, y, norm, batch_size):
     return dist
 
 
+def _sweepable(attack, model):
+    """Whether the attack answers every eps from one gradient (:meth:`sweep`): a
+    single-step attack without a random part, on the judged model itself."""
+    return attack.kind == "single-step" and attack._alpha is None \
+        and attack._logits_net is model                    # pylint: disable=protected-access
+
+
 def _success(attack, model, x, y, eps, batch_size, norm):
     """(K, n) bool: ``model`` misclassifies ``attack``'s example at each eps."""
     kind = getattr(attack, "kind", None)
@@ -108,8 +115,7 @@ def _success(attack, model, x, y, eps, batch_size, norm):
             getattr(getattr(attack, "source", None), "_is_targeted", False):
         raise InputError(f"{_name(attack)}: the runner measures untargeted robustness; "
                          f"pass untargeted attacks")
-    if kind == "single-step" and attack._alpha is None and \
-            attack._logits_net is model:                    # pylint: disable=protected-access
+    if _sweepable(attack, model):
         res = attack.sweep(x, y, eps, batch_size)
         return res.preds != y[None]
     if kind == "minimal":
@@ -183,7 +189,8 @@ def _judged_model(attack, model):
 def _data(model, inputs, labels, batch_size, bounds):
     x = check_inputs(inputs, bounds)
     y = labels_to_indices("labels", labels, len(x), num_classes(model, x[:1]))
-    batch_size = auto_batch_size(x.shape[1:]) if batch_size is None else int(batch_size)
+    batch_size = auto_batch_size(x.shape[1:]) if batch_size is None \
+        else check_batch_size(batch_size)
     return x, y, min(batch_size, len(x))
 
 
@@ -337,8 +344,7 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
                                       batch_size)
             median = float(np.median(dist)) if median is None else median
             full[:, idx_correct] = dist[None] <= eps[:, None] + 1e-6
-        elif attack.kind == "single-step" and attack._alpha is None \
-                and attack._logits_net is model:              # pylint: disable=protected-access
+        elif _sweepable(attack, model):
             full[:, idx_correct] = _success(attack, model, x[idx_correct], y[idx_correct],
                                             eps, batch_size, norm)
         else:
