@@ -16,6 +16,14 @@ Rows (median of --repeats timed runs after one warm-up; samples/s):
           batch_generate (default batch), GRAPH and PYNATIVE, with pixel agreement
   nad     one NaturalAdversarialDefense pass at batch 32 over --nad-images training images:
           mindsec's fused step vs mindarmour's batch_defense, GRAPH and PYNATIVE
+  torch   PyTorch peer (optional; skipped when torch is not installed): the same LeNet5 and
+          weights, FGSM at batch 512, vs mindsec, with perturbation-sign agreement
+  knobs   MindSpore runtime settings (oneDNN ISA cap, op/dispatch threads, jit level,
+          dataset sink mode), each in a fresh process (bench/knobs.py)
+  flow    the whole tutorial flow from random weights, each side in a fresh process:
+          mindsec's --full recipe vs MindArmour's tutorial recipe (bench/mindarmour_flow.py),
+          wall time and accuracies against the targets
+Default rows: floor, fgsm, sweep, eval, torch; ``--rows all`` runs every row.
 Every run also records a validation fingerprint (mindsec.validation: weights digest, clean
 and FGSM accuracy, FGSM perturbation signs of the first 64 images). With --reference
 FILE.json (an earlier run, e.g. on CPU) it prints PASS/FAIL per check with its tolerance
@@ -41,7 +49,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from mindsec import checkpoint, context, data, train, validation
-from mindsec.cli_support import run_main
+from mindsec.cli_support import check_positive, run_main
 from mindsec.errors import DataError, InputError
 from mindsec.attacks import FastGradientSignMethod, auto_batch_size
 from mindsec.batching import predict_logits, predict_proba
@@ -51,6 +59,8 @@ from mindsec.models import LeNet5
 HERE = Path(__file__).resolve().parent
 MODES = {"graph": ms.GRAPH_MODE, "pynative": ms.PYNATIVE_MODE}
 FLOOR_BATCHES = (32, 64, 128, 512, 2048)     # 64: MindArmour's default; 2048: mindsec's
+ROWS = ("floor", "fgsm", "sweep", "eval", "torch", "pgd", "nad", "knobs", "flow")
+DEFAULT_ROWS = "floor,fgsm,sweep,eval,torch"
 
 
 def timed(fns, repeats):
@@ -237,6 +247,134 @@ def nad_rows(net, source, n_images, repeats):
     return rows
 
 
+class _TorchLeNet5:
+    """The same LeNet5 in PyTorch (built lazily: torch is optional)."""
+
+    @staticmethod
+    def build(net):
+        import torch  # pylint: disable=import-outside-toplevel
+        import torch.nn.functional as F  # pylint: disable=import-outside-toplevel
+
+        class TorchLeNet5(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1 = torch.nn.Conv2d(1, 6, 5, bias=False)
+                self.conv2 = torch.nn.Conv2d(6, 16, 5, bias=False)
+                self.fc1 = torch.nn.Linear(400, 120)
+                self.fc2 = torch.nn.Linear(120, 84)
+                self.fc3 = torch.nn.Linear(84, 10)
+
+            def forward(self, t):
+                t = F.max_pool2d(F.relu(self.conv1(t)), 2)
+                t = F.max_pool2d(F.relu(self.conv2(t)), 2).flatten(1)
+                return self.fc3(F.relu(self.fc2(F.relu(self.fc1(t)))))
+        peer = TorchLeNet5()
+        with torch.no_grad():      # same parameter order: conv1, conv2, fc1 w/b, fc2, fc3
+            for mine, theirs in zip(peer.parameters(), net.get_parameters()):
+                mine.copy_(torch.from_numpy(theirs.asnumpy()))
+        return peer
+
+
+def torch_rows(net, x, y, repeats):
+    """FGSM eps 0.3 at batch 512 over the test images: PyTorch (same LeNet5, same weights,
+    softmax cross-entropy summed, its default threads) vs mindsec (the same loss,
+    ``stable_loss=False``), interleaved; the fraction of perturbation signs that agree
+    where both gradients are non-zero. Empty when torch is not installed."""
+    try:
+        import torch  # pylint: disable=import-outside-toplevel
+        import torch.nn.functional as F  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        print("torch row skipped: PyTorch is not installed", flush=True)
+        return []
+    peer = _TorchLeNet5.build(net)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    out = {}
+
+    def torch_fgsm(bs=512):
+        advs = []
+        for i in range(0, len(xt), bs):
+            xb = xt[i:i + bs].clone().requires_grad_(True)
+            loss = F.cross_entropy(peer(xb), yt[i:i + bs], reduction="sum")
+            grad, = torch.autograd.grad(loss, xb)
+            advs.append((xb.detach() + 0.3 * grad.sign()).clamp_(0.0, 1.0))
+        out["pytorch"] = torch.cat(advs).numpy()
+
+    ours = FastGradientSignMethod(net, eps=0.3, stable_loss=False,
+                                  loss_fn=nn.SoftmaxCrossEntropyWithLogits(sparse=True))
+    seconds = timed({"pytorch": torch_fgsm,
+                     "mindsec": lambda: out.__setitem__(
+                         "mindsec", ours.batch_generate(x, y, batch_size=512))}, repeats)
+    d_torch, d_ours = out["pytorch"] - x, out["mindsec"] - x
+    both = (d_torch != 0) & (d_ours != 0)
+    agree = float(np.mean(np.sign(d_torch[both]) == np.sign(d_ours[both])))
+    return [{"row": "torch", "impl": who, "batch": 512, "seconds": seconds[who],
+             "samples_per_s": len(x) / seconds[who], "sign_agreement": agree,
+             "pixels_equal": float(np.mean(out["pytorch"] == out["mindsec"])),
+             "threads": torch.get_num_threads(), "torch_version": torch.__version__,
+             "adv_accuracy": float(np.mean(predict_logits(net, out[who]).argmax(1) == y))}
+            for who in ("mindsec", "pytorch")]
+
+
+def flow_rows(quick, data_dir, device, log=print):
+    """The whole tutorial flow, each side in a fresh process from random weights: mindsec's
+    documented recipe (``examples/mnist_defense_nad.py --full``) vs MindArmour's tutorial
+    recipe (``bench/mindarmour_flow.py``), wall time and the accuracies reached. mindsec's
+    time to result leaves out its PGD rows, which the reference does not compute. --quick:
+    10,000 training and 1,000 test images, 2 epochs of each phase (times only: the
+    targets need the full run)."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import tempfile  # pylint: disable=import-outside-toplevel
+    root = HERE.parent
+    common = (["--data-dir", str(data_dir)] if data_dir else []) + ["--device", device]
+    if quick:
+        common += ["--train-samples", "10000", "--test-samples", "1000"]
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        work = Path(work)
+        commands = {
+            "mindsec": [sys.executable, str(root / "examples" / "mnist_defense_nad.py"),
+                        *common, "--ckpt", str(work / "lenet5.ckpt"),
+                        "--out", str(work / "mindsec.json")]
+                       + (["--epochs", "2", "--nad-epochs", "2"] if quick else ["--full"]),
+            "mindarmour": [sys.executable, str(HERE / "mindarmour_flow.py"), *common,
+                           "--out", str(work / "mindarmour.json")]
+                          + (["--epochs", "2", "--nad-epochs", "2"] if quick else []),
+        }
+        for who, command in commands.items():
+            start = time.perf_counter()
+            proc = subprocess.run(command, capture_output=True, text=True, check=False,
+                                  cwd=root)
+            wall = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise RuntimeError(f"flow row: {who} failed: "
+                                   f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+            report = json.loads((work / f"{who}.json").read_text())
+            extra = report.get("pgd_seconds", 0.0)
+            row = {"row": "flow", "impl": who, "seconds": wall,
+                   "seconds_to_result": wall - extra, "pgd_seconds": extra,
+                   "clean": report["undefended"]["clean"],
+                   "fgsm": report["undefended"]["fgsm"],
+                   "defended_clean": report["defended"]["clean"],
+                   "transfer": report["defended"]["fgsm_transfer"],
+                   "command": "python " + " ".join(
+                       str(Path(c).relative_to(root)) if c.startswith(str(root)) else
+                       c.replace(str(work), "TMP") for c in command[1:])}
+            row["targets_met"] = bool(row["clean"] >= 0.989 and row["fgsm"] <= 0.08 and
+                                      row["defended_clean"] >= 0.974 and
+                                      row["transfer"] >= 0.856)
+            log(f"flow {who}: {wall:.1f} s, clean {row['clean']:.4f}, fgsm {row['fgsm']:.4f}, "
+                f"defended {row['defended_clean']:.4f}, transfer {row['transfer']:.4f}")
+            rows.append(row)
+    return rows
+
+
+def knob_rows(rounds, device, data_dir):
+    """MindSpore runtime settings, each in its own process (bench/knobs.py)."""
+    sys.path.insert(0, str(HERE))
+    import knobs  # pylint: disable=import-outside-toplevel
+    return knobs.run_settings(rounds=rounds, device=device, data_dir=data_dir, log=print)
+
+
 def get_model(ckpt, quick, source):
     ms.set_seed(0)
     net = LeNet5()
@@ -295,12 +433,71 @@ def markdown(result):
     if tasks:
         lines += ["", "| task | mindsec s | mindarmour s | speed-up |", "|---|---:|---:|---:|"]
         lines += tasks
+    lines += _torch_table(result["rows"]) + _knob_table(result["rows"]) + \
+        _flow_table(result["rows"])
     if result.get("max_abs_diff_strict") is not None:
         lines += ["", f"max |mindsec(stable_loss=False) - mindarmour| over all FGSM outputs: "
                       f"{result['max_abs_diff_strict']:g} (graph), "
                       f"{result['max_abs_diff_strict_pynative']:g} (pynative); saturated "
                       f"samples: {result['saturated']}"]
     return "\n".join(lines) + "\n"
+
+
+def _torch_table(rows):
+    pair = {r["impl"]: r for r in rows if r["row"] == "torch"}
+    if not pair:
+        return []
+    ours, peer = pair["mindsec"], pair["pytorch"]
+    ratio = peer["samples_per_s"] / ours["samples_per_s"]
+    return ["", f"PyTorch peer (torch {peer['torch_version']}, {peer['threads']} threads; same "
+                f"LeNet5 and weights, FGSM eps 0.3, softmax cross-entropy, batch 512):", "",
+            "| mindsec samples/s | PyTorch samples/s | PyTorch / mindsec | target <= 1.5x | "
+            "signs agree | pixels equal |", "|---:|---:|---:|---|---:|---:|",
+            f"| {ours['samples_per_s']:,.0f} | {peer['samples_per_s']:,.0f} | {ratio:.2f}x | "
+            f"{'met' if ratio <= 1.5 else 'NOT met'} | {ours['sign_agreement']:.4%} | "
+            f"{ours['pixels_equal']:.4%} |"]
+
+
+def _knob_table(rows):
+    knob = [r for r in rows if r["row"] == "knob"]
+    if not knob:
+        return []
+    lines = ["", "MindSpore runtime settings (one process each, bench/knobs.py; samples/s, "
+                 "ratio to mindsec's defaults):", "",
+             "| setting | FGSM b512 | train step b32 | Model.train b32 | Model.train b32, sink |",
+             "|---|---:|---:|---:|---:|"]
+    for r in knob:
+        if r.get("failed"):
+            lines.append(f"| {r['setting']} | failed | | | |")
+            continue
+        rel = r.get("vs_defaults", {})
+        cells = [f"{r[k]:,.0f} ({rel.get(k, 1.0):.2f})" for k in
+                 ("fgsm512", "train32", "model32_sink_false", "model32_sink_true")]
+        lines.append(f"| {r['setting']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _flow_table(rows):
+    pair = {r["impl"]: r for r in rows if r["row"] == "flow"}
+    if not pair:
+        return []
+    lines = ["", "Whole flow from random weights (train, FGSM eps 0.3, NAD, evaluate; each in "
+                 "a fresh process):", "",
+             "| recipe | wall s | to result s | clean | FGSM | NAD clean | NAD transfer "
+             "| targets |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for who, r in pair.items():
+        lines.append(f"| {who}: `{r['command']}` | {r['seconds']:.1f} | "
+                     f"{r['seconds_to_result']:.1f} | {r['clean']:.2%} | {r['fgsm']:.2%} | "
+                     f"{r['defended_clean']:.2%} | {r['transfer']:.2%} | "
+                     f"{'met' if r['targets_met'] else 'not met'} |")
+    if len(pair) == 2:
+        ratio = pair["mindsec"]["seconds_to_result"] / pair["mindarmour"]["seconds_to_result"]
+        both = pair["mindsec"]["targets_met"]
+        lines += ["", f"mindsec / MindArmour time to result: {ratio:.2f} (target <= 0.33 with "
+                      f"the accuracy targets met: {'met' if both and ratio <= 1 / 3 else 'NOT met'}"
+                      f"). Targets: clean >= 98.9%, FGSM <= 8%, NAD clean >= 97.4%, transfer "
+                      f">= 85.6%."]
+    return lines
 
 
 def main(argv=None):
@@ -313,9 +510,11 @@ def main(argv=None):
     parser.add_argument("--ckpt", default="runs/lenet5.ckpt",
                         help="trained LeNet5 (trained here if missing)")
     parser.add_argument("--out", default=str(HERE / "results"))
-    parser.add_argument("--rows", default="floor,fgsm,sweep,eval",
-                        help="comma-separated rows to run: floor, fgsm, sweep, eval, pgd, nad "
-                             "(default: %(default)s)")
+    parser.add_argument("--rows", default=DEFAULT_ROWS,
+                        help=f"comma-separated rows to run: {', '.join(ROWS)}, or all "
+                             f"(default: %(default)s)")
+    parser.add_argument("--knob-rounds", type=int, default=None,
+                        help="passes over the runtime settings (default 2; 1 with --quick)")
     parser.add_argument("--nad-images", type=int, default=12800,
                         help="training images per NAD pass (default %(default)s)")
     parser.add_argument("--reference", metavar="FILE.json",
@@ -327,10 +526,13 @@ def main(argv=None):
         print(markdown(json.loads(Path(args.table).read_text())))
         return 0
     wanted = {r for r in args.rows.split(",") if r}
-    unknown = wanted - {"floor", "fgsm", "sweep", "eval", "pgd", "nad"}
+    if "all" in wanted:
+        wanted = (wanted - {"all"}) | set(ROWS)
+    unknown = wanted - set(ROWS)
     if unknown:
         raise InputError(f"--rows: unknown row(s) {', '.join(sorted(unknown))}; choose from "
-                         f"floor, fgsm, sweep, eval, pgd, nad")
+                         f"{', '.join(ROWS)} or all")
+    check_positive(args, "repeats", "nad_images", "knob_rounds")
     reference = load_reference(args.reference) if args.reference else None
     target = context.set_device(args.device, "graph")
     source = data.resolve_data_dir(args.data_dir)
@@ -357,6 +559,12 @@ def main(argv=None):
         rows += pgd_rows(net, x, y, args.repeats)
     if "nad" in wanted:
         rows += nad_rows(net, source, args.nad_images, max(1, min(args.repeats, 2)))
+    if "torch" in wanted:
+        rows += torch_rows(net, x, y, args.repeats)
+    if "knobs" in wanted:
+        rows += knob_rows(args.knob_rounds or (1 if args.quick else 2), target, args.data_dir)
+    if "flow" in wanted:
+        rows += flow_rows(args.quick, args.data_dir, target)
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) \
@@ -385,7 +593,7 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{result['date']}-{target}{'-quick' if args.quick else ''}" + \
-        ("" if args.rows == "floor,fgsm,sweep,eval" else "-" + args.rows.replace(",", "-"))
+        ("" if args.rows == DEFAULT_ROWS else "-" + args.rows.replace(",", "-"))
     (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
     table = markdown(result)
     (out / f"{stem}.md").write_text(table)

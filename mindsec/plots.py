@@ -91,3 +91,30 @@ def robustness_curves(reports, path, title=None):
             "worst-case robust accuracy (%)", None, "upper right")
     ax.set_title((title + "\n" if title else "") + f"cascade: {names}", fontsize=8.5)
     return _save(plt, fig, path)
+
+
+def image_rows(images, labels, path, title=None, per_row=None):
+    """A grid with one row per class: ``images`` (N, 1, H, W) in [0, 1] grouped by
+    ``labels`` (the class each image stands for), up to ``per_row`` per row (default: the
+    most any class has). Returns the path."""
+    plt = _pyplot()
+    labels = np.asarray(labels).ravel()
+    classes = np.unique(labels)
+    groups = [np.flatnonzero(labels == c) for c in classes]
+    width = per_row or max(len(g) for g in groups)
+    fig, axes = plt.subplots(len(classes), width, squeeze=False,
+                             figsize=(0.75 * width + 0.6, 0.75 * len(classes) + 0.5))
+    for row, (cls, idx) in enumerate(zip(classes, groups)):
+        for col in range(width):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if col < len(idx):
+                ax.imshow(images[idx[col], 0], cmap="gray", vmin=0.0, vmax=1.0)
+            if col == 0:
+                ax.set_ylabel(str(cls), rotation=0, fontsize=9, labelpad=10, va="center")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(plt, fig, path)

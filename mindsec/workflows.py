@@ -58,3 +58,30 @@ def copy_of(network):
         raise InputError(f"copy_of needs a LeNet5: got {len(theirs)} parameters")
     twin.set_train(False)
     return twin
+
+
+def classifier(model, ckpt, train_x, train_y, recipe="default", epochs=None, seed=0,
+               log=print, meta=None):
+    """A ``model`` (a name in :data:`mindsec.models.MODELS`) from ``ckpt`` when it holds a
+    finished training run, else trained (resumably) on ``train_x``/``train_y`` with
+    ``recipe`` and written there."""
+    from .models import MODELS  # pylint: disable=import-outside-toplevel
+    if model not in MODELS:
+        raise InputError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+    ms.set_seed(seed)
+    net = MODELS[model]()
+    ckpt = Path(ckpt)
+    if ckpt.exists():
+        _, saved = checkpoint.load(ckpt)
+        if saved.get("epoch") is not None and saved.get("epoch") == saved.get("epochs"):
+            checkpoint.load_into(net, ckpt)
+            log(f"loaded {model} from {ckpt}")
+            net.set_train(False)
+            return net
+    rec = train.get_recipe(recipe, epochs)
+    log(f"training {model} ({rec.name} recipe, {rec.epochs} epochs, {len(train_x)} images) "
+        f"-> {ckpt}")
+    train.fit(net, train_x, train_y, rec, seed=seed, ckpt_path=ckpt, resume=True, log=log,
+              meta=meta)
+    net.set_train(False)
+    return net
