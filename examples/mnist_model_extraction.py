@@ -29,11 +29,15 @@ from mindspore import nn
 from mindsec import context, data, train, workflows
 from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
 from mindsec.batching import predict_logits
-from mindsec.cli_support import add_data_arguments, check_positive, run_main
+from mindsec.cli_support import add_data_arguments, check_positive, positive_ints, run_main
 from mindsec.errors import DataError, InputError
 from mindsec.models import LeNet5
+from mindsec.plots import line_chart
 from mindsec.privacy import (EquationSolvingExtraction, KnockoffExtraction, PredictionAPI,
                              agreement, parameter_error)
+
+
+DEFAULT_BUDGETS = "1000,5000,20000"
 
 
 def parse_args(argv):
@@ -43,9 +47,10 @@ def parse_args(argv):
     parser.add_argument("--victim-ckpt", default="runs/privacy/victim_lenet5.ckpt",
                         help="victim LeNet5 (trained on the first half of the training "
                              "split if missing)")
-    parser.add_argument("--budgets", default="1000,5000,20000",
-                        help="query budgets, comma-separated (default %(default)s)")
-    parser.add_argument("--steps", type=int, default=1200,
+    parser.add_argument("--budgets", default=None,
+                        help="query budgets, comma-separated (default 1000,5000,20000, "
+                             "capped at the attacker's pool)")
+    parser.add_argument("--steps", type=int, default=800,
                         help="optimizer steps per substitute, whatever the budget "
                              "(default %(default)s)")
     parser.add_argument("--off-distribution", choices=("auto", "yes", "no"), default="auto",
@@ -133,44 +138,32 @@ def transfer(victim, substitute, x, y, seed):
 
 
 def plot(rows, path):
-    import matplotlib  # pylint: disable=import-outside-toplevel
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for key in sorted({(r["queries_from"], r["output"]) for r in rows}):
+    keys = sorted({(r["queries_from"], r["output"]) for r in rows})
+    series = []
+    for key in keys:
         pts = sorted((r["budget"], r["fidelity"]) for r in rows
                      if (r["queries_from"], r["output"]) == key)
-        ax.plot(*zip(*pts), marker="o", label=f"{key[0]} queries, {key[1]} API")
-    ax.set_xscale("log")
-    ax.set_xlabel("queries (attacker's images answered by the API)")
-    ax.set_ylabel("fidelity (agreement with the victim, test split)")
-    ax.set_ylim(0, 1)
-    ax.axhline(0.95, color="grey", lw=0.8, ls="--")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("Knockoff extraction of a LeNet5 victim")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        series.append((f"{key[0]} queries, {key[1]} API", *zip(*pts), {"marker": "o"}))
+    line_chart(series, path, "queries (attacker's images answered by the API)",
+               "fidelity (agreement with the victim, test split)",
+               "Knockoff extraction of a LeNet5 victim", log_x=True, ylim=(0, 1), hline=0.95)
 
 
 def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     check_positive(args, "steps")
-    try:
-        budgets = sorted({int(b) for b in args.budgets.split(",") if b.strip()})
-    except ValueError:
-        raise InputError(f"--budgets must be comma-separated integers, got "
-                         f"{args.budgets!r}") from None
-    if not budgets or budgets[0] <= 0:
-        raise InputError(f"--budgets must be positive integers, got {args.budgets!r}")
+    budgets = positive_ints("--budgets", args.budgets or DEFAULT_BUDGETS)
     target = context.set_device(args.device, args.mode)
     source = data.resolve_data_dir(args.data_dir)
     train_x, train_y = data.load_mnist("train", num_samples=args.train_samples, source=source)
     x_test, y_test = data.load_mnist("test", num_samples=args.test_samples, source=source)
     half = len(train_x) // 2
-    if budgets[-1] > len(train_x) - half:
+    pool_size = len(train_x) - half
+    if args.budgets is None and budgets[-1] > pool_size:      # e.g. the offline 5k subset
+        budgets = [b for b in budgets if b < pool_size] + [pool_size]
+        print(f"note: the attacker's pool holds {pool_size} images; budgets {budgets}")
+    if budgets[-1] > pool_size:
         raise InputError(f"--budgets: the attacker's pool holds {len(train_x) - half} images "
                          f"(second half of the training split), budget {budgets[-1]} asked")
     print(f"device {target}; {source.describe()}; victim trains on {half} images, the "

@@ -44,6 +44,9 @@ def parse_args(argv):
                         help="independent evaluator SmallCNN (trained there if missing)")
     parser.add_argument("--c2g-steps", type=int, default=1500,
                         help="C2G generator/discriminator updates (default %(default)s)")
+    parser.add_argument("--c2g-class-weight", type=float, default=1.0,
+                        help="weight of the target's class loss in C2G's generator loss; 0 "
+                             "is a plain conditional DCGAN on the API's labels (default 1)")
     parser.add_argument("--miface-steps", type=int, default=300)
     parser.add_argument("--query-steps", type=int, default=150,
                         help="steps of the gradient-free MI-Face (default %(default)s)")
@@ -126,7 +129,7 @@ def main(argv=None):
     for aux_name, aux_x in aux.items():
         key = "c2g_" + ("mnist" if aux_name.startswith("MNIST") else "fashion")
         api = PredictionAPI(victim, white_box=True)
-        attack = C2GAttack(api, seed=args.seed)
+        attack = C2GAttack(api, class_weight=args.c2g_class_weight, seed=args.seed)
         t0 = time.perf_counter()
         attack.fit(aux_x, steps=args.c2g_steps, log=print)
         samples = attack.generate(np.repeat(classes, 100), seed=args.seed)
@@ -135,6 +138,7 @@ def main(argv=None):
         image_rows(samples.reshape(10, 100, 1, 32, 32)[:, :10].reshape(-1, 1, 32, 32),
                    labels, png, title=f"C2G, auxiliary data: {aux_name}")
         result.update(figure=str(png), aux=aux_name, queries=api.queries,
+                      class_weight=args.c2g_class_weight,
                       steps=args.c2g_steps, seconds=time.perf_counter() - t0,
                       history=attack.history)
         report["runs"][key] = result

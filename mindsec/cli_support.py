@@ -35,3 +35,14 @@ def check_positive(args, *names):
         if value is not None and value <= 0:
             raise InputError(f"--{name.replace('_', '-')} must be a positive integer, "
                              f"got {value}")
+
+
+def positive_ints(option, text):
+    """``"1000,5000"`` -> ``[1000, 5000]`` (sorted, unique), or one line naming ``option``."""
+    try:
+        values = sorted({int(v) for v in str(text).split(",") if v.strip()})
+    except ValueError:
+        raise InputError(f"{option} must be comma-separated integers, got {text!r}") from None
+    if not values or values[0] <= 0:
+        raise InputError(f"{option} must be positive integers, got {text!r}")
+    return values

@@ -102,8 +102,8 @@ def image_rows(images, labels, path, title=None, per_row=None):
     classes = np.unique(labels)
     groups = [np.flatnonzero(labels == c) for c in classes]
     width = per_row or max(len(g) for g in groups)
-    fig, axes = plt.subplots(len(classes), width, squeeze=False,
-                             figsize=(0.75 * width + 0.6, 0.75 * len(classes) + 0.5))
+    fig, axes = plt.subplots(len(classes), width, squeeze=False,   # wide enough for a title
+                             figsize=(max(0.75 * width + 0.6, 4.0), 0.75 * len(classes) + 0.6))
     for row, (cls, idx) in enumerate(zip(classes, groups)):
         for col in range(width):
             ax = axes[row, col]
@@ -117,4 +117,31 @@ def image_rows(images, labels, path, title=None, per_row=None):
                 ax.set_ylabel(str(cls), rotation=0, fontsize=9, labelpad=10, va="center")
     if title:
         fig.suptitle(title, fontsize=10)
+    return _save(plt, fig, path)
+
+
+def line_chart(series, path, xlabel, ylabel, title, *, log_x=False, ylim=None, hline=None,
+               legend_at="lower right"):
+    """Curves ``series`` = ``[(label, xs, ys, style)]`` (``style``: matplotlib line options)
+    with labelled axes, a grid, an optional dashed reference line at ``hline``. Returns
+    the path."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for label, xs, ys, style in series:
+        ax.plot(xs, ys, label=label, **style)
+    if log_x:        # ticks at the measured points, plain numbers, no minor labels
+        from matplotlib.ticker import NullFormatter  # pylint: disable=import-outside-toplevel
+        ax.set_xscale("log")
+        ticks = sorted({float(x) for _, xs, _, _ in series for x in xs})
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if hline is not None:
+        ax.axhline(hline, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc=legend_at)
+    ax.set_title(title, fontsize=10)
     return _save(plt, fig, path)

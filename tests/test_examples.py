@@ -1,5 +1,6 @@
 """The example scripts, run as a user runs them, on a slice of real MNIST."""
 import json
+from pathlib import Path
 
 from mindsec.attacks import auto_batch_size
 from conftest import error_lines, run_script
@@ -103,3 +104,36 @@ def test_adversarial_training_and_robustness_examples(tmp_path):
     assert bad.returncode == 2
     assert error_lines(bad.stderr) == ["error: --eps must be comma-separated numbers, got "
                                        "'0.1,x'"]
+
+
+def test_privacy_examples_run_end_to_end(tmp_path):
+    """The three privacy examples at toy sizes: they run, count queries and write reports
+    and figures (the real figures are in docs/results.md)."""
+    common = ["--device", "CPU", "--train-samples", "4000", "--test-samples", "500",
+              "--victim-ckpt", tmp_path / "victim.ckpt"]
+    done = run_script("examples/mnist_model_extraction.py", *common, "--budgets", "300,1000",
+                      "--steps", "40", "--off-distribution", "no", "--out",
+                      tmp_path / "extraction.json")
+    assert done.returncode == 0, error_lines(done.stderr)[-3:]
+    report = json.loads((tmp_path / "extraction.json").read_text())
+    assert [r["queries"] for r in report["knockoff"]] == [300, 1000, 300, 1000]
+    assert report["equation_solving"][0]["max_rel_error"] < 1e-4
+    assert (tmp_path / "extraction.png").stat().st_size > 0
+    done = run_script("examples/mnist_model_inversion.py", *common, "--evaluator-ckpt",
+                      tmp_path / "evaluator.ckpt", "--c2g-steps", "20", "--miface-steps", "20",
+                      "--query-steps", "3", "--off-distribution", "no",
+                      "--out", tmp_path / "inversion.json")
+    assert done.returncode == 0, error_lines(done.stderr)[-3:]
+    runs = json.loads((tmp_path / "inversion.json").read_text())["runs"]
+    assert set(runs) == {"miface_gradient", "miface_queries", "c2g_mnist"}
+    assert runs["miface_queries"]["queries"] == 3 * 2 * 40 * 10
+    assert all(Path(r["figure"]).stat().st_size > 0 for r in runs.values())
+    done = run_script("examples/mnist_membership_inference.py", "--device", "CPU",
+                      "--train-samples", "2000", "--test-samples", "500", "--members", "200",
+                      "--epochs", "1,3", "--out", tmp_path / "membership.json")
+    assert done.returncode == 0, error_lines(done.stderr)[-3:]
+    rows = json.loads((tmp_path / "membership.json").read_text())["rows"]
+    assert [r["epochs"] for r in rows] == [1, 3] and all(r["queries"] == 800 for r in rows)
+    bad = run_script("examples/mnist_membership_inference.py", "--epochs", "3,x")
+    assert error_lines(bad.stderr) == ["error: --epochs must be comma-separated integers, "
+                                       "got '3,x'"]

@@ -13,6 +13,8 @@ Both report ROC AUC (0.5: no leak) and the membership advantage max(TPR - FPR).
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from .. import train
 from ..errors import InputError
@@ -96,9 +98,12 @@ class ShadowModelMembershipAttack:
 
     @staticmethod
     def _features(true_conf, sorted_probs):
-        top = sorted_probs[:, :3]
-        eps = 1e-12
-        return np.column_stack([np.log(true_conf + eps), np.log(top + eps), true_conf, top])
+        """Log-odds of the true-label confidence, log of the top-3 probabilities, and the
+        confidence itself (standardised before the logistic regression)."""
+        eps = 1e-7
+        p = np.clip(true_conf, eps, 1.0 - eps)
+        top = np.clip(sorted_probs[:, :3], eps, 1.0)
+        return np.column_stack([np.log(p) - np.log1p(-p), np.log(top), true_conf])
 
     def fit(self, inputs, labels, seed=0, log=print):
         """Train the shadow models on the attacker's ``inputs``/``labels``: each on a random
@@ -121,7 +126,8 @@ class ShadowModelMembershipAttack:
                                                               labels[idx])))
                 truth.append(np.full(len(idx), member))
         feats, truth = np.concatenate(feats), np.concatenate(truth)
-        self.classifier = LogisticRegression(max_iter=1000).fit(feats, truth)
+        self.classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        self.classifier.fit(feats, truth)
         return float(roc_auc_score(truth, self.classifier.predict_proba(feats)[:, 1]))
 
     def scores(self, inputs, labels):
