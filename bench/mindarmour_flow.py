@@ -26,7 +26,7 @@ from mindspore.train import Model
 
 from mindsec import context, data
 from mindsec.batching import accuracy
-from mindsec.cli_support import add_data_arguments, check_positive, run_main
+from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
 from mindsec.models import LeNet5
 
 
@@ -84,8 +84,7 @@ def main(argv=None):
                          f"{args.nad_epochs} epochs on the training split",
                   train_images=int(len(tx)), test_images=int(len(x)), seconds=times,
                   data=source.describe())
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2))
+    write_json(Path(args.out), report)
     print(json.dumps(report, indent=2))
     return 0
 

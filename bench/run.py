@@ -49,7 +49,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from mindsec import checkpoint, context, data, train, validation
-from mindsec.cli_support import check_positive, run_main
+from mindsec.cli_support import check_positive, run_main, write_json
 from mindsec.errors import DataError, InputError
 from mindsec.attacks import FastGradientSignMethod, auto_batch_size
 from mindsec.batching import predict_logits, predict_proba
@@ -594,7 +594,7 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{result['date']}-{target}{'-quick' if args.quick else ''}" + \
         ("" if args.rows == DEFAULT_ROWS else "-" + args.rows.replace(",", "-"))
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=2))
+    write_json(out / f"{stem}.json", result)
     table = markdown(result)
     (out / f"{stem}.md").write_text(table)
     print(table)

@@ -13,7 +13,6 @@ batch 100, eps 0.3; fast: alpha 0.375 (Wong et al. 2020); pgd: 10 steps of 0.05 
 random start; nad: FGSM eps 0.3 on half of each batch (MindArmour's NAD).
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from mindsec import checkpoint, context, data, train
 from mindsec.attacks import ProjectedGradientDescent
 from mindsec.attacks.base import check_number
 from mindsec.batching import accuracy
-from mindsec.cli_support import add_data_arguments, check_positive, run_main
+from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
 from mindsec.defenses import (FastAdversarialDefense, NaturalAdversarialDefense,
                               ProjectedAdversarialDefense)
 from mindsec.errors import InputError
@@ -113,7 +112,7 @@ def main(argv=None):
               "ckpt": str(out)}
     print(f"trained in {seconds:.0f} s; test clean accuracy {result['clean_acc']:.4f}, "
           f"PGD-20 (eps {args.eps}) {result['pgd20_acc']:.4f}")
-    out.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    write_json(out.with_suffix(".json"), result)
     return 0
 
 

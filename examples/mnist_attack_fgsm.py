@@ -9,7 +9,6 @@ training run), attacks the whole test split with FastGradientSignMethod, prints 
 tutorial's evaluation lines and writes figures and a JSON summary to --out-dir.
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from mindspore import nn
 from mindsec import context, data, plots, train, workflows
 from mindsec.attacks import FastGradientSignMethod, auto_batch_size
 from mindsec.batching import predict_proba
-from mindsec.cli_support import add_data_arguments, run_main
+from mindsec.cli_support import add_data_arguments, run_main, write_json
 from mindsec.evaluations import AttackEvaluate
 
 
@@ -107,7 +106,7 @@ def main(argv=None):
         plots.eps_curve(sweep, out / "fgsm_eps_curve.png",
                         title=f"FGSM on {len(x)} MNIST test images"),
     ]
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "summary.json", summary)
     print(f"figures: {', '.join(str(f) for f in figures)}; summary: {out / 'summary.json'}")
     return 0
 

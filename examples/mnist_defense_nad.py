@@ -15,7 +15,6 @@
    models) — where FGSM training only masked gradients, this is where it shows.
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from mindsec import context, data, workflows
 from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
 from mindsec.attacks.base import check_number
 from mindsec.batching import accuracy, predict_proba
-from mindsec.cli_support import add_data_arguments, check_positive, run_main
+from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
 from mindsec.defenses import NaturalAdversarialDefense
 from mindsec.evaluations import DefenseEvaluate
 
@@ -140,8 +139,7 @@ def main(argv=None):
                        "shuffle": shuffle, "replace_ratio": 0.5})
     print_report(report)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    write_json(out, report)
     print(f"report: {out}")
     return 0
 

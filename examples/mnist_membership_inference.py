@@ -11,7 +11,6 @@ never the victim's). Reports ROC AUC and advantage (max TPR - FPR) per attack, w
 victim's train/test accuracy gap, as JSON and a PNG.
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -21,7 +20,8 @@ import mindspore as ms
 
 from mindsec import context, data, train
 from mindsec.batching import accuracy
-from mindsec.cli_support import add_data_arguments, check_positive, positive_ints, run_main
+from mindsec.cli_support import (add_data_arguments, check_positive, positive_ints, run_main,
+                                  write_json)
 from mindsec.errors import InputError
 from mindsec.models import LeNet5
 from mindsec.plots import line_chart
@@ -98,7 +98,7 @@ def main(argv=None):
     plot(rows, out.with_suffix(".png"))
     report = {"data": source.describe(), "members": n, "rows": rows,
               "wall_seconds": time.perf_counter() - start}
-    out.write_text(json.dumps(report, indent=2))
+    write_json(out, report)
     print(f"report: {out}; figure: {out.with_suffix('.png')}; "
           f"{report['wall_seconds']:.0f} s")
     return 0

@@ -16,7 +16,6 @@
 Writes a JSON report and a PNG of fidelity vs queries.
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,8 @@ from mindspore import nn
 from mindsec import context, data, train, workflows
 from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
 from mindsec.batching import predict_logits
-from mindsec.cli_support import add_data_arguments, check_positive, positive_ints, run_main
+from mindsec.cli_support import (add_data_arguments, check_positive, positive_ints, run_main,
+                                  write_json)
 from mindsec.errors import DataError, InputError
 from mindsec.models import LeNet5
 from mindsec.plots import line_chart
@@ -211,7 +211,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, out.with_suffix(".png"))
     report["wall_seconds"] = time.perf_counter() - start
-    out.write_text(json.dumps(report, indent=2))
+    write_json(out, report)
     print(f"report: {out}; figure: {out.with_suffix('.png')}; "
           f"{report['wall_seconds']:.0f} s")
     return 0

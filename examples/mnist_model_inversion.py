@@ -17,7 +17,6 @@ For every run: the target's and the evaluator's accuracy per class on the genera
 and a PNG grid (one row per class).
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from mindsec import context, data, workflows
 from mindsec.batching import predict_logits
-from mindsec.cli_support import add_data_arguments, check_positive, run_main
+from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
 from mindsec.errors import DataError
 from mindsec.plots import image_rows
 from mindsec.privacy import C2GAttack, MIFace, PredictionAPI
@@ -145,7 +144,7 @@ def main(argv=None):
         print(f"C2G ({aux_name}): target accuracy {result['target']:.3f}, evaluator "
               f"accuracy {result['evaluator']:.3f} on 1,000 samples -> {png}")
     report["wall_seconds"] = time.perf_counter() - start
-    out.write_text(json.dumps(report, indent=2))
+    write_json(out, report)
     print(f"report: {out}; {report['wall_seconds']:.0f} s")
     return 0
 

@@ -23,7 +23,7 @@ from mindspore import nn
 from mindsec import checkpoint, context, data, plots, workflows
 from mindsec.attacks import (DeepFool, FastGradientSignMethod, ProjectedGradientDescent,
                              TransferAttack)
-from mindsec.cli_support import add_data_arguments, check_positive, run_main
+from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
 from mindsec.errors import InputError
 from mindsec.evaluations import evaluate_robustness
 from mindsec.models import MODELS
@@ -129,7 +129,7 @@ def main(argv=None):
         print(report.format())
         reports[name] = report
         summary["models"][name] = {"ckpt": path, "model": arch, **report.to_dict()}
-    (out / "robustness.json").write_text(json.dumps(summary, indent=2))
+    write_json(out / "robustness.json", summary)
     png = replot(out / "robustness.json", out)
     print(f"\nwrote {out / 'robustness.json'} and {png}")
     return 0

@@ -46,3 +46,21 @@ def positive_ints(option, text):
     if not values or values[0] <= 0:
         raise InputError(f"{option} must be positive integers, got {text!r}")
     return values
+
+
+def write_json(path, data):
+    """Write ``data`` as indented JSON to ``path`` (parents created), atomically: a killed
+    run leaves the previous file or none, never half of one. Returns the path."""
+    import json  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    from pathlib import Path  # pylint: disable=import-outside-toplevel
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path

@@ -77,3 +77,21 @@ def test_weights_saved_under_prefixed_names_load_into_a_fresh_network(tmp_path):
     checkpoint.load_into(fresh, tmp_path / "w.ckpt")
     for p in fresh.get_parameters():
         np.testing.assert_array_equal(p.asnumpy(), expected[p.name])
+
+
+def test_reports_are_written_atomically(tmp_path, monkeypatch):
+    """write_json replaces the old report in one step: a failure while writing leaves the
+    previous file intact and no temporary file behind."""
+    import json  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    from mindsec.cli_support import write_json  # pylint: disable=import-outside-toplevel
+    path = write_json(tmp_path / "deep" / "report.json", {"a": 1})
+    assert json.loads(path.read_text()) == {"a": 1}
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        write_json(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert list(path.parent.iterdir()) == [path]
