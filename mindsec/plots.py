@@ -145,3 +145,21 @@ def line_chart(series, path, xlabel, ylabel, title, *, log_x=False, ylim=None, h
     ax.legend(fontsize=8, loc=legend_at)
     ax.set_title(title, fontsize=10)
     return _save(plt, fig, path)
+
+
+def robustness_history(records, path, title=None):
+    """Clean and adversarial accuracy (and the loss, right axis) against the epoch, from a
+    :class:`mindsec.callbacks.RobustnessMonitor` history. Returns the path."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    epochs = [r["epoch"] for r in records]
+    for key, label in (("clean_acc", "clean"), ("fgsm_acc", "FGSM"), ("pgd_acc", "PGD")):
+        if records and key in records[0]:
+            ax.plot(epochs, [100 * r[key] for r in records], marker="o", ms=3, label=label)
+    _finish(ax, "epoch", "validation accuracy (%)", title, "lower left")
+    losses = [r.get("loss") for r in records]
+    if any(v is not None for v in losses):
+        right = ax.twinx()
+        right.plot(epochs, losses, color="grey", ls=":", label="training loss")
+        right.set_ylabel("training loss", color="grey")
+    return _save(plt, fig, path)

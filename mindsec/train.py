@@ -121,7 +121,7 @@ def _check_arrays(x, y):
 
 
 def fit(network, train_x, train_y, recipe, seed=0, ckpt_path=None, resume=False,
-        eval_data=None, log=print, meta=None):
+        eval_data=None, log=print, meta=None, callbacks=None):
     """Train ``network`` in place on numpy arrays with ``recipe``.
 
     Args:
@@ -136,6 +136,8 @@ def fit(network, train_x, train_y, recipe, seed=0, ckpt_path=None, resume=False,
         eval_data (tuple): ``(x, y)`` scored after every epoch, or ``None``.
         log (callable): receives one progress line per epoch.
         meta (dict): extra values stored in each checkpoint (e.g. the data used).
+        callbacks (list): objects with ``after_epoch(record) -> stop`` (e.g.
+            :class:`mindsec.callbacks.RobustnessMonitor`), called after every epoch.
 
     Returns:
         list[dict]: one record per epoch trained in this call (loss, train accuracy,
@@ -159,7 +161,22 @@ def fit(network, train_x, train_y, recipe, seed=0, ckpt_path=None, resume=False,
                       counts=(("train_acc", recipe.batch_size),), seed=seed, shuffle=True,
                       ckpt_path=ckpt_path, resume=resume, eval_data=eval_data, log=log,
                       identity={"recipe": recipe.name, "seed": seed, "epochs": recipe.epochs},
-                      meta=meta)
+                      meta=meta, after_epoch=chain_hooks(callbacks))
+
+
+def chain_hooks(callbacks, first=None):
+    """One ``after_epoch`` hook calling ``first`` then each callback's ``after_epoch``;
+    stop when any asks to. ``None`` when there is nothing to call."""
+    hooks = ([first] if first else []) + [cb.after_epoch for cb in callbacks or ()]
+    if not hooks:
+        return None
+
+    def after_epoch(record):
+        stop = False
+        for hook in hooks:
+            stop = bool(hook(record)) or stop
+        return stop
+    return after_epoch
 
 
 def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed=0,

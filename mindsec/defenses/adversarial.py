@@ -16,7 +16,9 @@ about k + 1.
 adds, keyword-only: ``shuffle`` (per-epoch permutation from ``seed``), ``seed`` (which
 samples are replaced), ``ckpt_path``/``resume`` (atomic per-epoch checkpoints of weights
 and optimizer state), ``eval_data`` and ``log`` (a progress line per epoch with loss,
-clean and adversarial batch accuracy and samples/s), ``meta`` (stored in the checkpoint).
+clean and adversarial batch accuracy and samples/s), ``meta`` (stored in the checkpoint),
+``callbacks`` (objects with ``after_epoch(record) -> stop``, e.g.
+:class:`mindsec.callbacks.RobustnessMonitor`).
 """
 import math
 
@@ -31,7 +33,7 @@ from ..attacks.gradient import FastGradientSignMethod, _direction, check_flag
 from ..attacks.iterative import ProjectedGradientDescent, _project, random_start
 from ..attacks.losses import log_odds
 from ..errors import InputError
-from ..train import TrainStep, run_epochs
+from ..train import TrainStep, chain_hooks, run_epochs
 
 
 def _default_loss_and_optimizer(network, loss_fn, optimizer):
@@ -94,7 +96,7 @@ class AdversarialDefense:
 
     def batch_defense(self, inputs, labels, batch_size=32, epochs=5, *, shuffle=False,
                       seed=0, ckpt_path=None, resume=False, eval_data=None, log=None,
-                      meta=None):
+                      meta=None, callbacks=None):
         """Train for ``epochs`` over ``inputs`` in batches of ``batch_size``; returns the
         last batch's loss. See the module docstring for the keyword-only extras."""
         inputs = check_inputs(inputs, getattr(self, "_bounds", None))
@@ -112,7 +114,7 @@ class AdversarialDefense:
             seed=seed, shuffle=shuffle, ckpt_path=ckpt_path, resume=resume,
             eval_data=eval_data, log=log or (lambda line: None),
             identity={"defense": type(self).__name__, "seed": seed, "epochs": epochs},
-            meta=meta, after_epoch=getattr(self, "_after_epoch", None))
+            meta=meta, after_epoch=chain_hooks(callbacks, getattr(self, "_after_epoch", None)))
         return self.history[-1]["last_loss"] if self.history else float("nan")
 
 

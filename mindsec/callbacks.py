@@ -1,0 +1,131 @@
+"""Robustness monitoring during training.
+
+:class:`RobustnessMonitor` measures, every ``every`` epochs, clean accuracy and accuracy under
+FGSM and PGD at ``eps`` on a fixed validation slice; logs it beside the loss; appends it to a
+JSON history (written atomically); keeps the checkpoint with the best robust accuracy; and can
+stop training when robust accuracy collapses — the signature of catastrophic overfitting in
+fast adversarial training (Wong et al. 2020).
+
+It is a ``mindspore.train.Callback`` for ``Model.train`` and, through :meth:`after_epoch`,
+the same hook for mindsec's own loops (``train.fit(..., callbacks=[monitor])``,
+``defense.batch_defense(..., callbacks=[monitor])``).
+"""
+import numpy as np
+from mindspore import nn
+from mindspore.train import Callback
+
+from . import checkpoint
+from .attacks import FastGradientSignMethod, ProjectedGradientDescent
+from .attacks.base import check_number
+from .batching import accuracy
+from .cli_support import write_json
+from .errors import InputError
+
+
+class RobustnessMonitor(Callback):
+    """Clean / FGSM / PGD accuracy of ``network`` on ``(x, y)`` during training.
+
+    Args:
+        network (nn.Cell): the network being trained (returns logits).
+        x, y (np.ndarray): the fixed validation slice (float32 images, class indices).
+        eps (float): attack budget, fraction of the [0, 1] range. Default 0.3.
+        every (int): measure every ``every`` epochs. Default 1.
+        pgd_steps (int): PGD iterations (step 2.5 eps / steps, random start); 0 measures
+            FGSM only. Default 10.
+        history (str): JSON file the records are appended to (rewritten atomically), or
+            ``None``.
+        best_ckpt (str): where the weights with the best robust accuracy are kept, or None.
+        collapse_drop (float): stop when robust accuracy falls this far below its best
+            (e.g. 0.2); ``None`` never stops. Default None.
+        log (callable): receives one line per measurement. Default ``print``.
+
+    Robust accuracy is the PGD accuracy when ``pgd_steps`` > 0, else the FGSM accuracy.
+    The loss recorded is the epoch's mean in mindsec's loops, and the last batch's under
+    ``Model.train`` (what its callback parameters hold). Call :meth:`measure` (epoch 0)
+    before training to make the starting point the reference for a collapse.
+    ``records`` holds every measurement; ``best`` the best robust accuracy so far.
+    """
+
+    def __init__(self, network, x, y, eps=0.3, every=1, pgd_steps=10, history=None,
+                 best_ckpt=None, collapse_drop=None, seed=0, log=print):
+        super().__init__()
+        if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim < 2:
+            raise InputError(f"x must be a float32 array (N, ...), got "
+                             f"{getattr(x, 'dtype', type(x).__name__)}")
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(x):
+            raise InputError(f"y must be (N,) class indices for {len(x)} inputs, got shape "
+                             f"{y.shape}")
+        for name, value, low in (("every", every, 1), ("pgd_steps", pgd_steps, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                kind = "positive" if low else "non-negative"
+                raise InputError(f"{name} must be a {kind} integer, got {value!r}")
+        eps = check_number("eps", eps, low=0.0, high=1.0)
+        self.collapse_drop = check_number("collapse_drop", collapse_drop, low=0.0,
+                                          allow_none=True)
+        self.network, self.x, self.y = network, x, y.astype(np.int32)
+        self.every, self.history, self.best_ckpt, self.log = every, history, best_ckpt, log
+        loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+        self.attacks = {"fgsm": FastGradientSignMethod(network, eps=eps, loss_fn=loss)}
+        if pgd_steps:
+            self.attacks["pgd"] = ProjectedGradientDescent(
+                network, eps=eps, eps_iter=2.5 * eps / pgd_steps, nb_iter=pgd_steps,
+                loss_fn=loss, seed=seed)
+        self.robust_key = "pgd_acc" if pgd_steps else "fgsm_acc"
+        self.records = []
+        self.best = None
+        self.stopped = False
+
+    def measure(self, epoch, loss=None):
+        """Measure now; returns the record (with ``stop`` True on a collapse)."""
+        was_training = self.network.training
+        self.network.set_train(False)
+        record = {"epoch": int(epoch), "loss": None if loss is None else float(loss),
+                  "clean_acc": accuracy(self.network, self.x, self.y)}
+        for name, attack in self.attacks.items():
+            record[f"{name}_acc"] = accuracy(self.network,
+                                             attack.batch_generate(self.x, self.y), self.y)
+        robust = record[self.robust_key]
+        if self.best is None or robust > self.best:
+            self.best = robust
+            record["best"] = True
+            if self.best_ckpt:
+                checkpoint.save(self.network, self.best_ckpt, epoch=int(epoch),
+                                robust_acc=robust, metric=self.robust_key)
+        record["stop"] = bool(self.collapse_drop is not None and
+                              robust < self.best - self.collapse_drop)
+        self.network.set_train(was_training)
+        self.records.append(record)
+        if self.history:
+            write_json(self.history, self.records)
+        line = (f"robustness @ epoch {epoch}: clean {record['clean_acc']:.4f}  " +
+                "  ".join(f"{k} {record[f'{k}_acc']:.4f}" for k in self.attacks))
+        if record["stop"]:
+            line += (f"  -> robust accuracy fell from {self.best:.4f}: stopping "
+                     f"(catastrophic overfitting?)")
+            self.stopped = True
+        if self.log:
+            self.log(line)
+        return record
+
+    # mindsec's loops: train.fit / batch_defense(callbacks=[...])
+    def after_epoch(self, record):
+        """mindsec's epoch hook: measures every ``every`` epochs, adds the figures to the
+        epoch's record and returns True to stop."""
+        if record["epoch"] % self.every:
+            return False
+        result = self.measure(record["epoch"], record.get("loss"))
+        record.update({k: v for k, v in result.items() if k.endswith("_acc")})
+        return result["stop"]
+
+    # MindSpore's Model.train
+    def on_train_epoch_end(self, run_context):
+        params = run_context.original_args()
+        epoch = params.cur_epoch_num
+        if epoch % self.every:
+            return
+        outputs = params.net_outputs
+        loss = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+        loss = float(np.mean(loss.asnumpy())) if hasattr(loss, "asnumpy") else loss
+        if self.measure(epoch, loss)["stop"]:
+            run_context.request_stop()
