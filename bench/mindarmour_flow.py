@@ -26,7 +26,8 @@ from mindspore.train import Model
 
 from mindsec import context, data
 from mindsec.batching import accuracy
-from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
+from mindsec.cli_support import (add_data_arguments, check_positive, data_source, run_main,
+                                  write_json)
 from mindsec.models import LeNet5
 
 
@@ -46,7 +47,7 @@ def main(argv=None):
 
     start = time.perf_counter()
     context.set_device(args.device, args.mode)
-    source = data.resolve_data_dir(args.data_dir)
+    source = data_source(args)
     tx, ty = data.load_mnist("train", num_samples=args.train_samples, source=source)
     x, y = data.load_mnist("test", num_samples=args.test_samples, source=source)
     times = {"setup": time.perf_counter() - start}

@@ -25,7 +25,8 @@ from mindsec import checkpoint, context, data, train
 from mindsec.attacks import ProjectedGradientDescent
 from mindsec.attacks.base import check_number
 from mindsec.batching import accuracy
-from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
+from mindsec.cli_support import (add_data_arguments, check_positive, data_source, run_main,
+                                  write_json)
 from mindsec.defenses import (FastAdversarialDefense, NaturalAdversarialDefense,
                               ProjectedAdversarialDefense)
 from mindsec.errors import InputError
@@ -64,7 +65,7 @@ def main(argv=None):
     check_number("--lr", args.lr, low=0.0)
     check_positive(args, "epochs", "batch", "pgd_steps")
     target = context.set_device(args.device, args.mode)
-    source = data.resolve_data_dir(args.data_dir)
+    source = data_source(args)
     out = Path(args.out or f"runs/robust/{args.defense}_{args.model}.ckpt")
     x, y = data.load_mnist("train", num_samples=args.train_samples, source=source)
     if len(x) <= HOLDOUT + args.batch:

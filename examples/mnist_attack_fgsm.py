@@ -20,7 +20,7 @@ from mindspore import nn
 from mindsec import context, data, plots, train, workflows
 from mindsec.attacks import FastGradientSignMethod, auto_batch_size
 from mindsec.batching import predict_proba
-from mindsec.cli_support import add_data_arguments, run_main, write_json
+from mindsec.cli_support import add_data_arguments, data_source, run_main, write_json
 from mindsec.evaluations import AttackEvaluate
 
 
@@ -48,7 +48,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     target = context.set_device(args.device, args.mode)
-    source = data.resolve_data_dir(args.data_dir)
+    source = data_source(args)
     print(f"device {target} ({args.mode} mode); {source.describe()}")
     net = workflows.lenet5(args.ckpt, source, args.recipe, args.epochs, args.seed,
                            args.train_samples)

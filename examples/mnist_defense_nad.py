@@ -26,7 +26,8 @@ from mindsec import context, data, workflows
 from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
 from mindsec.attacks.base import check_number
 from mindsec.batching import accuracy, predict_proba
-from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
+from mindsec.cli_support import (add_data_arguments, check_positive, data_source, run_main,
+                                  write_json)
 from mindsec.defenses import NaturalAdversarialDefense
 from mindsec.evaluations import DefenseEvaluate
 
@@ -70,7 +71,7 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     target = context.set_device(args.device, args.mode)
-    source = data.resolve_data_dir(args.data_dir)
+    source = data_source(args)
     setting = "tutorial" if args.tutorial_protocol else "full" if args.full else "quick"
     opt_name, lr, batch, epochs, shuffle = SETTINGS[setting]
     check_positive(args, "nad_epochs", "nad_batch", "epochs")

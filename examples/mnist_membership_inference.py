@@ -20,8 +20,8 @@ import mindspore as ms
 
 from mindsec import context, data, train
 from mindsec.batching import accuracy
-from mindsec.cli_support import (add_data_arguments, check_positive, positive_ints, run_main,
-                                  write_json)
+from mindsec.cli_support import (add_data_arguments, check_positive, data_source,
+                                  positive_ints, run_main, write_json)
 from mindsec.errors import InputError
 from mindsec.models import LeNet5
 from mindsec.plots import line_chart
@@ -60,7 +60,7 @@ def main(argv=None):
     check_positive(args, "members")
     epoch_list = positive_ints("--epochs", args.epochs)
     target = context.set_device(args.device, args.mode)
-    source = data.resolve_data_dir(args.data_dir)
+    source = data_source(args)
     train_x, train_y = data.load_mnist("train", num_samples=args.train_samples, source=source)
     test_x, test_y = data.load_mnist("test", num_samples=args.test_samples, source=source)
     n = args.members

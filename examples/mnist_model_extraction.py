@@ -28,8 +28,8 @@ from mindspore import nn
 from mindsec import context, data, train, workflows
 from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
 from mindsec.batching import predict_logits
-from mindsec.cli_support import (add_data_arguments, check_positive, positive_ints, run_main,
-                                  write_json)
+from mindsec.cli_support import (add_data_arguments, check_positive, data_source,
+                                  positive_ints, run_main, write_json)
 from mindsec.errors import DataError, InputError
 from mindsec.models import LeNet5
 from mindsec.plots import line_chart
@@ -155,7 +155,7 @@ def main(argv=None):
     check_positive(args, "steps")
     budgets = positive_ints("--budgets", args.budgets or DEFAULT_BUDGETS)
     target = context.set_device(args.device, args.mode)
-    source = data.resolve_data_dir(args.data_dir)
+    source = data_source(args)
     train_x, train_y = data.load_mnist("train", num_samples=args.train_samples, source=source)
     x_test, y_test = data.load_mnist("test", num_samples=args.test_samples, source=source)
     half = len(train_x) // 2
@@ -179,7 +179,10 @@ def main(argv=None):
     report["equation_solving"] = equation_solving(train_x, train_y, args.seed, print)
 
     pools = {"MNIST (disjoint half)": train_x[half:]}
-    if args.off_distribution != "no":
+    if args.off_distribution != "no" and source.dataset != "mnist":
+        print("off-distribution setting skipped: it queries with Fashion-MNIST, and this run's "
+              "own data is not MNIST")
+    elif args.off_distribution != "no":
         try:
             fashion = data.resolve_data_dir(dataset="fashion-mnist")
             pools["Fashion-MNIST"] = data.load_mnist("train", num_samples=budgets[-1],

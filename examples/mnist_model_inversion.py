@@ -26,7 +26,8 @@ import numpy as np
 
 from mindsec import context, data, workflows
 from mindsec.batching import predict_logits
-from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
+from mindsec.cli_support import (add_data_arguments, check_positive, data_source, run_main,
+                                  write_json)
 from mindsec.errors import DataError
 from mindsec.plots import image_rows
 from mindsec.privacy import C2GAttack, MIFace, PredictionAPI
@@ -72,7 +73,7 @@ def main(argv=None):
     start = time.perf_counter()
     check_positive(args, "c2g_steps", "miface_steps", "query_steps")
     target_name = context.set_device(args.device, args.mode)
-    source = data.resolve_data_dir(args.data_dir)
+    source = data_source(args)
     train_x, train_y = data.load_mnist("train", num_samples=args.train_samples, source=source)
     half = len(train_x) // 2
     print(f"device {target_name}; {source.describe()}; target and evaluator train on {half} "
@@ -115,7 +116,10 @@ def main(argv=None):
     record("miface_queries", images, classes, "MI-Face, gradient-free through the API",
            {"queries": api.queries})
 
-    if args.off_distribution != "no":
+    if args.off_distribution != "no" and source.dataset != "mnist":
+        print("off-distribution setting skipped: it queries with Fashion-MNIST, and this run's "
+              "own data is not MNIST")
+    elif args.off_distribution != "no":
         try:
             fashion = data.resolve_data_dir(dataset="fashion-mnist")
             aux["Fashion-MNIST"] = data.load_mnist("train", num_samples=len(train_x) - half,

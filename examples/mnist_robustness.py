@@ -23,7 +23,8 @@ from mindspore import nn
 from mindsec import checkpoint, context, data, plots, workflows
 from mindsec.attacks import (DeepFool, FastGradientSignMethod, ProjectedGradientDescent,
                              TransferAttack)
-from mindsec.cli_support import add_data_arguments, check_positive, run_main, write_json
+from mindsec.cli_support import (add_data_arguments, check_positive, data_source, run_main,
+                                  write_json)
 from mindsec.errors import InputError
 from mindsec.evaluations import evaluate_robustness
 from mindsec.models import MODELS
@@ -109,7 +110,7 @@ def main(argv=None):
                          f"range), got {args.eps!r}")
     check_positive(args, "pgd_steps", "restarts")
     target = context.set_device(args.device, args.mode)
-    source = data.resolve_data_dir(args.data_dir)
+    source = data_source(args)
     x, y = data.load_mnist("test", num_samples=args.test_samples, source=source)
     specs = args.model or ["runs/lenet5.ckpt"]
     surrogate = load_model(args.transfer_from, source)[0] if args.transfer_from else None

@@ -13,7 +13,7 @@ import mindspore as ms
 
 from mindsec import context, data, train
 from mindsec.batching import accuracy
-from mindsec.cli_support import add_data_arguments, run_main
+from mindsec.cli_support import add_data_arguments, data_source, run_main
 from mindsec.models import LeNet5
 
 
@@ -37,7 +37,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     target = context.set_device(args.device, args.mode)
-    source = data.resolve_data_dir(args.data_dir)
+    source = data_source(args)
     recipe = train.get_recipe(args.recipe, args.epochs)
     train_x, train_y = data.load_mnist("train", num_samples=args.train_samples, source=source)
     test_x, test_y = data.load_mnist("test", num_samples=args.test_samples, source=source)

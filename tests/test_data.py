@@ -160,3 +160,40 @@ def test_script_reports_missing_data_dir_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert error_lines(proc.stderr) == [
         f"error: data_dir: directory {tmp_path / 'missing'} does not exist"]
+
+
+def test_gzipped_idx_roots_and_the_dataset_option(source, tmp_path, monkeypatch):
+    """A folder of gzipped IDX files is read like a raw one (decompressed once into the
+    cache); --dataset fashion-mnist finds its folder or says where it looked; a checkpoint
+    trained on another dataset is refused in one line."""
+    import gzip  # pylint: disable=import-outside-toplevel
+    from mindsec import checkpoint, workflows  # pylint: disable=import-outside-toplevel
+    from mindsec.models import LeNet5  # pylint: disable=import-outside-toplevel
+    gz = tmp_path / "gz"
+    gz.mkdir()
+    for split, names in data.FILES.items():
+        for name in names:
+            with open(data.split_dir(source.root, split) / name, "rb") as src, \
+                    gzip.open(gz / (name + ".gz"), "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    monkeypatch.setenv(data.ENV_CACHE_DIR, str(tmp_path / "cache"))
+    resolved = data.resolve_data_dir(gz)
+    assert (tmp_path / "cache") in resolved.root.parents
+    a = data.load_mnist("test", num_samples=50, source=resolved)
+    b = data.load_mnist("test", num_samples=50, source=source)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+    monkeypatch.setenv(data.ENV_FASHION_DIR, str(gz))      # any IDX set stands in for it
+    fashion = data.resolve_data_dir(dataset="fashion-mnist")
+    assert fashion.name == "fashion-mnist" and "Fashion-MNIST" in fashion.describe()
+    monkeypatch.setenv(data.ENV_FASHION_DIR, str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="dataset fashion-mnist: .*nowhere does not exist"):
+        data.resolve_data_dir(dataset="fashion-mnist")
+    with pytest.raises(InputError, match="dataset must be one of"):
+        data.resolve_data_dir(dataset="cifar10")
+
+    ckpt = tmp_path / "mnist.ckpt"
+    checkpoint.save(LeNet5(), ckpt, recipe="default", epoch=1, epochs=1, data="mnist")
+    with pytest.raises(InputError, match="trained on mnist, this run uses fashion-mnist"):
+        workflows.lenet5(ckpt, fashion, log=lambda s: None)
