@@ -9,7 +9,8 @@ with MindArmour's ``FastGradientSignMethod`` (eps 0.3), retrained with MindArmou
 10 epochs) on the TRAINING split, and scored on the test split: clean accuracy before and
 after, FGSM accuracy of the undefended model, and the tutorial's protocol (the undefended
 model's FGSM examples replayed on the defended model). mindsec only loads the data (the same
-arrays its own flow uses) and applies its oneDNN setting, which speeds up both sides alike.
+arrays its own flow uses), copies the trained weights for NAD, and applies its oneDNN
+setting, which speeds up both sides alike.
 Writes JSON with the wall time of each phase.
 """
 import argparse
@@ -24,7 +25,7 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.train import Model
 
-from mindsec import context, data
+from mindsec import context, data, workflows
 from mindsec.batching import accuracy
 from mindsec.cli_support import (add_data_arguments, check_positive, data_source, run_main,
                                   write_json)
@@ -69,9 +70,7 @@ def main(argv=None):
     report = {"undefended": {"clean": accuracy(net, x, y), "fgsm": accuracy(net, adv, y)}}
 
     t = time.perf_counter()
-    defended = LeNet5()
-    ms.load_param_into_net(defended, {p.name: ms.Parameter(p.data.copy(), p.name)
-                                      for p in net.get_parameters()})
+    defended = workflows.copy_of(net)
     nad = NaturalAdversarialDefense(defended, loss_fn=loss, optimizer=nn.Momentum(
         defended.trainable_params(), 0.01, 0.09), bounds=(0.0, 1.0), eps=0.3)
     nad.batch_defense(tx, ty, batch_size=32, epochs=args.nad_epochs)

@@ -247,32 +247,30 @@ def nad_rows(net, source, n_images, repeats):
     return rows
 
 
-class _TorchLeNet5:
-    """The same LeNet5 in PyTorch (built lazily: torch is optional)."""
+def _torch_lenet5(net):
+    """The same LeNet5 in PyTorch with ``net``'s weights (torch is imported here: it is
+    optional)."""
+    import torch  # pylint: disable=import-outside-toplevel
+    import torch.nn.functional as F  # pylint: disable=import-outside-toplevel
 
-    @staticmethod
-    def build(net):
-        import torch  # pylint: disable=import-outside-toplevel
-        import torch.nn.functional as F  # pylint: disable=import-outside-toplevel
+    class TorchLeNet5(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(1, 6, 5, bias=False)
+            self.conv2 = torch.nn.Conv2d(6, 16, 5, bias=False)
+            self.fc1 = torch.nn.Linear(400, 120)
+            self.fc2 = torch.nn.Linear(120, 84)
+            self.fc3 = torch.nn.Linear(84, 10)
 
-        class TorchLeNet5(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.conv1 = torch.nn.Conv2d(1, 6, 5, bias=False)
-                self.conv2 = torch.nn.Conv2d(6, 16, 5, bias=False)
-                self.fc1 = torch.nn.Linear(400, 120)
-                self.fc2 = torch.nn.Linear(120, 84)
-                self.fc3 = torch.nn.Linear(84, 10)
-
-            def forward(self, t):
-                t = F.max_pool2d(F.relu(self.conv1(t)), 2)
-                t = F.max_pool2d(F.relu(self.conv2(t)), 2).flatten(1)
-                return self.fc3(F.relu(self.fc2(F.relu(self.fc1(t)))))
-        peer = TorchLeNet5()
-        with torch.no_grad():      # same parameter order: conv1, conv2, fc1 w/b, fc2, fc3
-            for mine, theirs in zip(peer.parameters(), net.get_parameters()):
-                mine.copy_(torch.from_numpy(theirs.asnumpy()))
-        return peer
+        def forward(self, t):
+            t = F.max_pool2d(F.relu(self.conv1(t)), 2)
+            t = F.max_pool2d(F.relu(self.conv2(t)), 2).flatten(1)
+            return self.fc3(F.relu(self.fc2(F.relu(self.fc1(t)))))
+    peer = TorchLeNet5()
+    with torch.no_grad():      # same parameter order: conv1, conv2, fc1 w/b, fc2, fc3
+        for mine, theirs in zip(peer.parameters(), net.get_parameters()):
+            mine.copy_(torch.from_numpy(theirs.asnumpy()))
+    return peer
 
 
 def torch_rows(net, x, y, repeats):
@@ -286,7 +284,7 @@ def torch_rows(net, x, y, repeats):
     except ImportError:
         print("torch row skipped: PyTorch is not installed", flush=True)
         return []
-    peer = _TorchLeNet5.build(net)
+    peer = _torch_lenet5(net)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     out = {}
 

@@ -161,12 +161,12 @@ class KnockoffExtraction:
         if not isinstance(substitute, nn.Cell):
             raise InputError(f"substitute must be a mindspore.nn.Cell, got "
                              f"{type(substitute).__name__}")
-        self.substitute = substitute
-        self.recipe = train.Recipe("knockoff", "adam", lr=check_number("lr", lr, low=0.0),
-                                   batch_size=batch_size, epochs=epochs, schedule="cosine")
         for name, value in (("batch_size", batch_size), ("epochs", epochs)):
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
+        self.substitute = substitute
+        self.recipe = train.Recipe("knockoff", "adam", lr=check_number("lr", lr, low=0.0),
+                                   batch_size=batch_size, epochs=epochs, schedule="cosine")
         self.seed = seed
         self.answers = None
 
