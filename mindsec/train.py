@@ -25,7 +25,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .batching import accuracy
 from .errors import DataError, InputError
 
@@ -82,7 +82,8 @@ class TrainStep(nn.Cell):
     for counting hits) and ``y_loss`` (what ``loss_fn`` takes: the same indices, or one-hot
     rows). Returns ``(mean loss, number of correct predictions)``. A loss with
     ``reduction='none'`` is differentiated as its sum, as MindArmour's ``TrainOneStepCell``
-    does."""
+    does. In a data-parallel run (:mod:`mindsec.distributed`) the weight gradients are
+    all-reduced (mean) before the update."""
 
     def __init__(self, network, loss_fn, optimizer):
         super().__init__(auto_prefix=False)
@@ -91,6 +92,10 @@ class TrainStep(nn.Cell):
         self.optimizer = optimizer
         self.weight_grad = ops.value_and_grad(self._train_loss, None, optimizer.parameters,
                                               has_aux=True)
+        reducer = distributed.grad_reducer(optimizer.parameters)
+        self.data_parallel = reducer is not None
+        if self.data_parallel:
+            self.grad_reducer = reducer
 
     def _train_loss(self, x, y_loss):
         logits = self.network(x)
@@ -99,6 +104,8 @@ class TrainStep(nn.Cell):
     def train(self, x, y_idx, y_loss):
         """Update the weights; returns (mean loss, per-sample hit as float 0/1)."""
         (loss, logits), grads = self.weight_grad(x, y_loss)
+        if self.data_parallel:
+            grads = self.grad_reducer(grads)
         self.optimizer(grads)
         return loss.mean(), (logits.argmax(axis=1) == y_idx).astype(ms.float32)
 
@@ -139,26 +146,31 @@ def fit(network, train_x, train_y, recipe, seed=0, ckpt_path=None, resume=False,
         callbacks (list): objects with ``after_epoch(record) -> stop`` (e.g.
             :class:`mindsec.callbacks.RobustnessMonitor`), called after every epoch.
 
+    Under ``msrun`` (after :func:`mindsec.distributed.setup`) ``recipe.batch_size`` is per
+    worker and the run is data-parallel.
+
     Returns:
         list[dict]: one record per epoch trained in this call (loss, train accuracy,
         samples/s, eval accuracy, seconds).
     """
     train_x, train_y = _check_arrays(train_x, train_y)
     n = train_x.shape[0]
-    if n < recipe.batch_size:
-        raise InputError(f"need at least batch_size={recipe.batch_size} training samples, "
+    batch_size = recipe.batch_size * distributed.world()    # global batch
+    if n < batch_size:
+        raise InputError(f"need at least batch_size={batch_size} training samples, "
                          f"got {n}")
-    steps = n // recipe.batch_size
+    steps = n // batch_size
     optimizer = make_optimizer(network, recipe, steps)
     loss_fn = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     step = TrainStep(network, loss_fn, optimizer)
 
     def batch(idx, epoch, i):   # pylint: disable=unused-argument
+        idx = distributed.local(idx)
         labels = ms.Tensor(train_y[idx])
         return ms.Tensor(train_x[idx]), labels, labels
 
-    return run_epochs(step, network, n, recipe.batch_size, recipe.epochs, batch,
-                      counts=(("train_acc", recipe.batch_size),), seed=seed, shuffle=True,
+    return run_epochs(step, network, n, batch_size, recipe.epochs, batch,
+                      counts=(("train_acc", batch_size),), seed=seed, shuffle=True,
                       ckpt_path=ckpt_path, resume=resume, eval_data=eval_data, log=log,
                       identity={"recipe": recipe.name, "seed": seed, "epochs": recipe.epochs},
                       meta=meta, after_epoch=chain_hooks(callbacks))
@@ -186,7 +198,10 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
 
     ``step(*make_batch(indices, epoch, i))`` runs one optimisation step and returns
     ``(loss, count_1, ...)``; ``counts`` names each count and the number of samples it is
-    out of, e.g. ``(("train_acc", 128),)``. Batches have a fixed size (the incomplete last
+    out of, e.g. ``(("train_acc", 128),)``. In a data-parallel run ``batch_size`` is the
+    global batch, ``make_batch`` returns this worker's shard of it
+    (:func:`mindsec.distributed.local`), the per-epoch figures are summed over workers and
+    only worker 0 writes the checkpoint. Batches have a fixed size (the incomplete last
     one is dropped); with ``shuffle`` the order is a permutation drawn from ``(seed,
     epoch)``, so an epoch is the same whether or not the run was resumed. After every
     epoch: one progress line, an optional test accuracy on ``eval_data``, and an atomic
@@ -214,6 +229,8 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
                 outputs.append(step(*make_batch(order[i * batch_size:(i + 1) * batch_size],
                                                 epoch, i)))
             values = np.array([[float(o.asnumpy()) for o in outs] for outs in outputs])
+            values = distributed.sum_across(values)
+            values[:, 0] /= distributed.world()      # loss: the mean over workers
             sums = values.sum(axis=0)
             seconds = time.perf_counter() - t0
             record = {"epoch": epoch + 1, "loss": sums[0] / steps, "last_loss": values[-1, 0]}
@@ -225,7 +242,7 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
                 record["eval_acc"] = accuracy(network, *eval_data)
                 network.set_train(True)
             stop = bool(after_epoch(record)) if after_epoch is not None else False
-            if ckpt_path:
+            if ckpt_path and distributed.is_main():
                 done = {"epoch": epochs, "stopped_after": epoch + 1} if stop else \
                     {"epoch": epoch + 1}
                 checkpoint.save(step, ckpt_path, **done, **identity, **(meta or {}))

@@ -19,6 +19,11 @@ and optimizer state), ``eval_data`` and ``log`` (a progress line per epoch with 
 clean and adversarial batch accuracy and samples/s), ``meta`` (stored in the checkpoint),
 ``callbacks`` (objects with ``after_epoch(record) -> stop``, e.g.
 :class:`mindsec.callbacks.RobustnessMonitor`).
+
+Under ``msrun`` (after :func:`mindsec.distributed.setup`) every defense runs data-parallel:
+``batch_size`` is per worker, each worker attacks its own shard of the global batch (the
+samples replaced are drawn for the global batch, so they do not depend on the number of
+workers) and only the weight gradients are all-reduced.
 """
 import math
 
@@ -26,6 +31,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from .. import distributed
 from ..batching import accuracy, num_classes
 from ..attacks.base import (check_batch_size, check_bounds, check_inputs, check_number,
                             to_class_indices)
@@ -82,8 +88,10 @@ class AdversarialDefense:
         return TrainStep(self._network, self._loss_fn, self._optimizer)
 
     def _feed(self, x, y_idx, y_loss, batch_size, seed):
-        """``make_batch`` for :func:`run_epochs` and the per-batch counts it returns."""
+        """``make_batch`` for :func:`run_epochs` (``batch_size`` is the global batch; each
+        worker gets its shard) and the per-batch counts it returns."""
         def make(idx, epoch, i):     # pylint: disable=unused-argument
+            idx = distributed.local(idx)
             return ms.Tensor(x[idx]), ms.Tensor(y_idx[idx]), ms.Tensor(y_loss[idx])
         return make, (("train_acc", batch_size),)
 
@@ -103,14 +111,17 @@ class AdversarialDefense:
         batch_size = check_batch_size(batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
             raise InputError(f"epochs must be a positive integer, got {epochs!r}")
-        if batch_size > len(inputs):
-            raise InputError(f"batch_size {batch_size} exceeds the {len(inputs)} inputs")
+        global_batch = batch_size * distributed.world()
+        if global_batch > len(inputs):
+            workers = f" x {distributed.world()} workers" if distributed.world() > 1 else ""
+            raise InputError(f"batch_size {batch_size}{workers} exceeds the {len(inputs)} "
+                             f"inputs")
         y_idx, y_loss = self._labels(inputs, labels)
         if self._step is None or self._step_batch != batch_size:
             self._step, self._step_batch = self._build_step(batch_size), batch_size
-        make, counts = self._feed(inputs, y_idx, y_loss, batch_size, seed)
+        make, counts = self._feed(inputs, y_idx, y_loss, global_batch, seed)
         self.history = run_epochs(
-            self._step, self._network, len(inputs), batch_size, epochs, make, counts,
+            self._step, self._network, len(inputs), global_batch, epochs, make, counts,
             seed=seed, shuffle=shuffle, ckpt_path=ckpt_path, resume=resume,
             eval_data=eval_data, log=log or (lambda line: None),
             identity={"defense": type(self).__name__, "seed": seed, "epochs": epochs},
@@ -143,11 +154,15 @@ class AdversarialDefenseWithAttacks(AdversarialDefense):
         per_attack = n_adv // len(self._attacks)
 
         def make(idx, epoch, i):
-            xb = x[idx].copy()
             rng = np.random.default_rng([seed, epoch, i])
             chosen = rng.choice(batch_size, size=n_adv, replace=False)
+            which = np.full(batch_size, -1)         # attack index per row of the global batch
+            for k in range(len(self._attacks)):
+                which[chosen[k * per_attack:(k + 1) * per_attack]] = k
+            idx, which = distributed.local(idx), distributed.local(which)
+            xb = x[idx].copy()
             for k, attack in enumerate(self._attacks):
-                part = chosen[k * per_attack:(k + 1) * per_attack]
+                part = np.flatnonzero(which == k)
                 if part.size:
                     xb[part] = attack.generate(xb[part], y_idx[idx][part])
             return ms.Tensor(xb), ms.Tensor(y_idx[idx]), ms.Tensor(y_loss[idx])
@@ -229,14 +244,16 @@ class _FusedDefense(AdversarialDefenseWithAttacks):
                              self._rand_init, self._predicted_labels)
 
     def _start(self, rng, shape, ramp=1.0):
-        """Random start in the eps-ball (fraction of the range times the range)."""
+        """This worker's rows of a random start in the eps-ball (fraction of the range
+        times the range) for a global batch of ``shape``; zeros without a random start."""
         if not self._rand_init:
+            shape = (shape[0] // distributed.world(),) + tuple(shape[1:])
             if getattr(self, "_zero_start", None) is None or \
                     self._zero_start.shape != shape:
                 self._zero_start = ms.Tensor(np.zeros(shape, np.float32))
             return self._zero_start
         radius = self._eps * ramp * (self._bounds[1] - self._bounds[0])
-        return ms.Tensor(random_start(rng, shape, radius, self._ball))
+        return ms.Tensor(distributed.local(random_start(rng, shape, radius, self._ball)))
 
     def _feed(self, x, y_idx, y_loss, batch_size, seed):
         n_adv = self._n_adv(batch_size)
@@ -247,9 +264,10 @@ class _FusedDefense(AdversarialDefenseWithAttacks):
             mask = np.zeros(batch_size, np.float32)
             mask[rng.choice(batch_size, n_adv, replace=False)] = 1.0
             ramp, value = self._ramp(epoch, i, steps)
+            start = self._start(rng, (batch_size,) + x.shape[1:], value)
+            idx, mask = distributed.local(idx), distributed.local(mask)
             return (ms.Tensor(x[idx]), ms.Tensor(y_idx[idx]), ms.Tensor(y_loss[idx]),
-                    ms.Tensor(mask), self._start(rng, (batch_size,) + x.shape[1:], value),
-                    ramp)
+                    ms.Tensor(mask), start, ramp)
         return make, (("clean_acc", batch_size - n_adv), ("adv_acc", n_adv))
 
 
