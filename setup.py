@@ -35,7 +35,7 @@ setup(
         "test": ["pytest>=7", "mindarmour==2.0.0", "torch==2.13.0"],
         "bench": ["mindarmour==2.0.0", "torch==2.13.0"],
     },
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["mindsec = mindsec.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -50,7 +50,8 @@ from mindspore import nn, ops
 
 from mindsec import checkpoint, context, data, train, validation
 from mindsec.cli_support import check_positive, run_main, write_json
-from mindsec.errors import DataError, InputError
+from mindsec.commands.validate import load_reference
+from mindsec.errors import InputError
 from mindsec.attacks import FastGradientSignMethod, auto_batch_size
 from mindsec.batching import predict_logits, predict_proba
 from mindsec.evaluations import AttackEvaluate
@@ -332,7 +333,7 @@ def flow_rows(quick, data_dir, device, log=print):
         commands = {
             "mindsec": [sys.executable, str(root / "examples" / "mnist_defense_nad.py"),
                         *common, "--ckpt", str(work / "lenet5.ckpt"),
-                        "--out", str(work / "mindsec.json")]
+                        "--out", str(work / "mindsec")]
                        + (["--epochs", "2", "--nad-epochs", "2"] if quick else ["--full"]),
             "mindarmour": [sys.executable, str(HERE / "mindarmour_flow.py"), *common,
                            "--out", str(work / "mindarmour.json")]
@@ -346,7 +347,8 @@ def flow_rows(quick, data_dir, device, log=print):
             if proc.returncode != 0:
                 raise RuntimeError(f"flow row: {who} failed: "
                                    f"{(proc.stderr.strip().splitlines() or ['?'])[-1]}")
-            report = json.loads((work / f"{who}.json").read_text())
+            report = json.loads((work / "mindsec" / "report.json" if who == "mindsec" else
+                                 work / f"{who}.json").read_text())
             extra = report.get("pgd_seconds", 0.0)
             row = {"row": "flow", "impl": who, "seconds": wall,
                    "seconds_to_result": wall - extra, "pgd_seconds": extra,
@@ -601,20 +603,6 @@ def main(argv=None):
         print("validation FAILED", file=sys.stderr)
         return 1
     return 0
-
-
-def load_reference(path):
-    """The validation fingerprint of an earlier run's JSON."""
-    try:
-        ref = json.loads(Path(path).read_text())
-    except OSError:
-        raise DataError(f"--reference {path} cannot be read") from None
-    except ValueError:
-        raise DataError(f"--reference {path} is not JSON") from None
-    if not isinstance(ref, dict) or "validation" not in ref:
-        raise DataError(f"--reference {path} holds no validation fingerprint (a bench run "
-                        f"JSON from this version or later is needed)")
-    return ref["validation"]
 
 
 if __name__ == "__main__":

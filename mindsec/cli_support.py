@@ -17,6 +17,15 @@ def run_main(main, argv=None):
     return 0 if code is None else int(code)
 
 
+def add_device_argument(parser):
+    """Add the common ``--device`` and ``--mode`` options to an argparse parser."""
+    parser.add_argument("--device", default="auto",
+                        help="CPU, GPU, Ascend or auto (best available; default)")
+    parser.add_argument("--mode", default="graph", choices=("graph", "pynative"),
+                        help="MindSpore execution mode (default: graph)")
+    return parser
+
+
 def add_data_arguments(parser):
     parser.add_argument("--dataset", default="mnist", choices=("mnist", "fashion-mnist"),
                         help="mnist (default) or fashion-mnist (Debian's "
@@ -73,3 +82,22 @@ def write_json(path, data):
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def parse_eps_list(option, text, high=1.0):
+    """``"0.1,0.2"`` -> ``[0.1, 0.2]`` within [0, ``high``], or one line naming ``option``."""
+    try:
+        values = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{option} must be comma-separated numbers, got {text!r}") from None
+    if not values or not all(0.0 <= v <= high for v in values):
+        raise InputError(f"{option} values must lie in [0, {high:g}] (Linf, fraction of the "
+                         f"pixel range), got {text!r}")
+    return values
+
+
+def per_worker(option, global_batch, workers):
+    """The per-worker share of a global batch, or one line when it does not divide."""
+    if global_batch % workers:
+        raise InputError(f"{option} {global_batch} must be divisible by the {workers} workers")
+    return global_batch // workers

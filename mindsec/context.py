@@ -10,6 +10,7 @@ raises :class:`~mindsec.errors.DeviceError` with one line naming the available t
 """
 import mindspore as ms
 
+from .cli_support import add_device_argument  # noqa: F401  (the scripts' --device/--mode)
 from .errors import DeviceError, InputError
 
 TARGETS = ("Ascend", "GPU", "CPU")            # "auto" picks the first available, in order
@@ -106,11 +107,3 @@ def current():
     mode = "graph" if ms.get_context("mode") == ms.GRAPH_MODE else "pynative"
     return ms.get_context("device_target"), mode
 
-
-def add_device_argument(parser):
-    """Add the common ``--device`` and ``--mode`` options to an argparse parser."""
-    parser.add_argument("--device", default="auto",
-                        help="CPU, GPU, Ascend or auto (best available; default)")
-    parser.add_argument("--mode", default="graph", choices=sorted(_MODES),
-                        help="MindSpore execution mode (default: graph)")
-    return parser

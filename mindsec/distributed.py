@@ -96,12 +96,12 @@ def grad_reducer(parameters):
 
 def sum_across(values):
     """``values`` (numpy) summed over all workers (itself outside a cluster)."""
-    values = np.asarray(values, np.float32)
+    values = np.asarray(values, np.float64)
     if _state["world"] == 1:
         return values
     import mindspore as ms  # pylint: disable=import-outside-toplevel
     from mindspore import ops  # pylint: disable=import-outside-toplevel
-    return ops.AllReduce()(ms.Tensor(values)).asnumpy()
+    return ops.AllReduce()(ms.Tensor(values.astype(np.float32))).asnumpy().astype(np.float64)
 
 
 def free_port():
@@ -159,7 +159,8 @@ def launch(script_args, workers, log_dir, timeout=None, port=None, echo=print):
 
 def _echo(stream, echo):
     for line in stream:
-        if not line.startswith(("[INFO]", "[WARNING]")):
+        if not line.startswith(("[INFO]", "[WARNING]", "Start scheduler process",
+                                "Start worker process")):
             echo(line.rstrip("\n"))
 
 

@@ -102,3 +102,35 @@ def classifier(model, ckpt, train_x, train_y, recipe="default", epochs=None, see
               meta=meta)
     net.set_train(False)
     return net
+
+
+def load_model(path, data_name=None, log=print):
+    """``(network, name)``: the model a checkpoint names in its metadata (LeNet5 when it
+    names none, e.g. MindArmour's own checkpoints) with the checkpoint's weights, in
+    inference mode. With ``data_name``, a checkpoint trained on the other dataset family
+    is refused (:func:`check_same_data`)."""
+    from .models import MODELS  # pylint: disable=import-outside-toplevel
+    _, meta = checkpoint.load(path)
+    if data_name is not None:
+        check_same_data(path, meta, data_name, log)
+    name = meta.get("model", "lenet5")
+    if name not in MODELS:
+        raise InputError(f"checkpoint {path} names model {name!r}; known: {', '.join(MODELS)}")
+    net = MODELS[name]()
+    checkpoint.load_into(net, path)
+    net.set_train(False)
+    return net, name
+
+
+def model_or_lenet5(ckpt, source, recipe="default", epochs=None, seed=0, train_samples=None,
+                    log=print):
+    """``(network, name)`` from ``ckpt``: a model of another architecture is loaded; a
+    LeNet5 checkpoint (or a missing one) goes through :func:`lenet5`, which resumes an
+    unfinished training run and trains a missing one."""
+    if Path(ckpt).exists():
+        _, meta = checkpoint.load(ckpt)
+        if meta.get("model", "lenet5") != "lenet5":
+            net, name = load_model(ckpt, source.name, log)
+            log(f"loaded {name} from {ckpt}")
+            return net, name
+    return lenet5(ckpt, source, recipe, epochs, seed, train_samples, log), "lenet5"

@@ -38,7 +38,7 @@ def test_fgsm_example_rejects_a_bad_eps_in_one_line(tmp_path):
                       "--train-samples", "300", "--test-samples", "50", "--epochs", "1",
                       "--ckpt", tmp_path / "c.ckpt", "--out-dir", tmp_path)
     assert proc.returncode == 2
-    assert error_lines(proc.stderr) == ["error: eps must be <= 1.0, got 1.5"]
+    assert error_lines(proc.stderr) == ["error: --eps must be <= 1.0, got 1.5"]
 
 
 def test_auto_batch_size_scales_with_the_input():
@@ -51,24 +51,30 @@ def test_auto_batch_size_scales_with_the_input():
 def test_nad_example_reports_both_protocols(tmp_path):
     common = ["examples/mnist_defense_nad.py", "--device", "CPU", "--train-samples", "3000",
               "--test-samples", "300", "--ckpt", tmp_path / "lenet.ckpt", "--epochs", "8"]
-    proc = run_script(*common, "--nad-epochs", "4", "--out", tmp_path / "r.json")
+    proc = run_script(*common, "--nad-epochs", "4", "--out", tmp_path / "nad")
     assert proc.returncode == 0, proc.stderr
     assert "(a) FGSM made on the undefended model" in proc.stdout
     assert "(b) FGSM made on the model itself" in proc.stdout
     assert "(c) PGD-40 made on the model itself" in proc.stdout
-    assert "NAD trains on the training split" in proc.stdout
-    report = json.loads((tmp_path / "r.json").read_text())
+    assert "retrained on the training split" in proc.stdout
+    report = json.loads((tmp_path / "nad" / "report.json").read_text())
     assert report["test_images"] == 300 and report["setting"] == "quick"
     assert report["undefended"]["clean"] > 0.8
     assert report["defended"]["fgsm_transfer"] > report["undefended"]["fgsm"]
     assert report["undefended"]["pgd"] <= report["undefended"]["fgsm"]
     assert 0.0 <= report["defended"]["pgd"] <= report["defended"]["fgsm_adaptive"]
     assert set(report["defended"]["defense_evaluate"]) == {"cav", "crr", "csr", "ccv", "cos"}
+    md = (tmp_path / "nad" / "report.md").read_text()
+    assert "| (a) FGSM made on the undefended model |" in md and "CAV" in md
+    for name in ("defended_examples.png", "training_history.png"):
+        assert f"]({name})" in md
+        assert (tmp_path / "nad" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [h["epoch"] for h in report["history"]] == [1, 2, 3, 4]
     tut = run_script(*common, "--tutorial-protocol", "--nad-epochs", "1",
-                     "--out", tmp_path / "t.json")
+                     "--out", tmp_path / "t")
     assert tut.returncode == 0, tut.stderr
-    assert "tutorial protocol: NAD retrains on the test images" in tut.stdout
-    assert json.loads((tmp_path / "t.json").read_text())["setting"] == "tutorial"
+    assert "tutorial protocol: retrained on the test images" in tut.stdout
+    assert json.loads((tmp_path / "t" / "report.json").read_text())["setting"] == "tutorial"
 
 
 def test_adversarial_training_and_robustness_examples(tmp_path):

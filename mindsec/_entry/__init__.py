@@ -1,0 +1,1 @@
+"""Script files that ``msrun`` runs (it takes a path, not a module)."""

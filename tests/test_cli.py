@@ -1,0 +1,122 @@
+"""The ``mindsec`` command, run as a user runs it, on slices of real MNIST."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import error_lines, run_script
+
+CLI = ["-m", "mindsec.cli"]
+PNG = b"\x89PNG\r\n\x1a\n"
+COMMANDS = ("train", "attack", "defend", "evaluate", "report", "validate")
+
+
+def mindsec(*args, timeout=600):
+    return run_script(*CLI, *args, timeout=timeout)
+
+
+def test_help_lists_every_command_and_the_console_script_is_installed():
+    proc = mindsec("--help")
+    assert proc.returncode == 0
+    for name in COMMANDS:
+        assert f"    {name} " in proc.stdout
+    assert "Exit codes" in proc.stdout
+    for name in COMMANDS:
+        sub = mindsec(name, "--help")
+        assert sub.returncode == 0 and f"usage: mindsec {name}" in sub.stdout
+        for option in ("--device", "--dataset", "--data-dir", "--out"):
+            assert option in sub.stdout, (name, option)
+    script = Path(sys.executable).parent / "mindsec"
+    assert script.exists(), "pip install did not install the mindsec console script"
+    version = run_script(script, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("mindsec ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["attack", "--eps", "2"], "error: --eps must be <= 1.0, got 2.0"),
+    (["report", "--ckpt", "nowhere.ckpt"], "error: checkpoint nowhere.ckpt does not exist"),
+    (["evaluate", "--eps", "0.1,0.5x"], "error: --eps must be comma-separated numbers, got "
+                                        "'0.1,0.5x'"),
+    (["defend", "--workers", "0"], "error: --workers must be a positive integer, got 0"),
+    (["validate", "--reference", "missing.json"], "error: --reference missing.json cannot "
+                                                  "be read"),
+    (["train", "--device", "TPU"], "error: device must be one of CPU, GPU, Ascend or auto, "
+                                   "got 'TPU'"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
+    proc = mindsec(*args, "--out", tmp_path)
+    assert proc.returncode == 2
+    assert error_lines(proc.stderr) == [message]
+
+
+def test_unknown_command_exits_2():
+    proc = mindsec("harden")
+    assert proc.returncode == 2 and "invalid choice: 'harden'" in proc.stderr
+
+
+def test_train_monitor_then_attack_report_and_validate(tmp_path):
+    data = ["--device", "CPU", "--train-samples", "2000", "--test-samples", "200"]
+    ckpt, out = tmp_path / "lenet.ckpt", tmp_path / "train"
+    proc = mindsec("train", *data, "--epochs", "3", "--ckpt", ckpt, "--out", out,
+                   "--monitor-every", "1", "--monitor-images", "100")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("robustness @ epoch") == 3
+    summary = json.loads((out / "train.json").read_text())
+    assert len(summary["epochs"]) == 3 and summary["test_accuracy"] > 0.5
+    history = json.loads((out / "robustness_history.json").read_text())
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert all(r["pgd_acc"] <= r["clean_acc"] for r in history)
+    assert (out / "robustness_history.png").read_bytes()[:8] == PNG
+    assert (out / "best_robust.ckpt").exists()
+
+    attack = mindsec("attack", *data, "--ckpt", ckpt, "--attack", "pgd", "--steps", "5",
+                     "--out", tmp_path / "pgd")
+    assert attack.returncode == 0, attack.stderr
+    assert f"loaded {ckpt}" in attack.stdout
+    pgd = json.loads((tmp_path / "pgd" / "summary.json").read_text())
+    assert pgd["attack"] == "pgd" and pgd["accuracy_after"] < pgd["accuracy_before"]
+    assert len(pgd["eps_curve"]["accuracy"]) == 7
+
+    report = mindsec("report", *data, "--ckpt", ckpt, "--baseline", ckpt, "--out",
+                     tmp_path / "report")
+    assert report.returncode == 0, report.stderr
+    md = (tmp_path / "report" / "report.md").read_text()
+    for heading in ("## FGSM, eps 0.3: AttackEvaluate", "## Accuracy against eps",
+                    "## Robustness runner", "## Training history",
+                    "## DefenseEvaluate against the baseline"):
+        assert heading in md, heading
+    for name in ("fgsm_examples.png", "accuracy_vs_eps.png", "training_history.png"):
+        assert f"]({name})" in md
+        assert (tmp_path / "report" / name).read_bytes()[:8] == PNG
+    result = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert result["defense_evaluate"]["crr"] == 0.0          # the model against itself
+    assert result["curves"]["model PGD-20"][-1] <= result["curves"]["model FGSM"][-1]
+
+    first = mindsec("validate", *data, "--ckpt", ckpt, "--out", tmp_path / "v1")
+    assert first.returncode == 0, first.stderr
+    ref = tmp_path / "v1" / "validate-CPU.json"
+    again = mindsec("validate", *data, "--ckpt", ckpt, "--reference", ref,
+                    "--out", tmp_path / "v2")
+    assert again.returncode == 0 and "validation PASSED" in again.stdout
+    tampered = json.loads(ref.read_text())
+    tampered["validation"]["fgsm_accuracy"] += 0.05
+    (tmp_path / "bad.json").write_text(json.dumps(tampered))
+    failed = mindsec("validate", *data, "--ckpt", ckpt, "--reference", tmp_path / "bad.json",
+                     "--out", tmp_path / "v3")
+    assert failed.returncode == 1 and "FAIL fgsm_accuracy" in failed.stdout
+
+
+def test_defend_on_two_workers_reports_what_one_process_reports(tmp_path):
+    common = ["defend", "--device", "CPU", "--train-samples", "1000", "--test-samples",
+              "200", "--epochs", "3", "--nad-epochs", "1", "--ckpt", tmp_path / "lenet.ckpt"]
+    one = mindsec(*common, "--out", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    two = mindsec(*common, "--workers", "2", "--out", tmp_path / "two")
+    assert two.returncode == 0, two.stdout[-3000:] + two.stderr[-2000:]
+    assert "64 on each of 2 workers" in two.stdout
+    a, b = (json.loads((tmp_path / d / "report.json").read_text()) for d in ("one", "two"))
+    assert b["workers"] == 2
+    for key in ("clean", "fgsm_transfer", "fgsm_adaptive", "pgd"):
+        assert a["defended"][key] == b["defended"][key], key
+    assert a["history"][0]["loss"] == pytest.approx(b["history"][0]["loss"], abs=1e-5)
