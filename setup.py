@@ -32,7 +32,9 @@ setup(
         # mindarmour is the reference implementation the parity tests compare against;
         # it is never imported by mindsec itself.
         # torch: the optional PyTorch peer of bench/run.py (2.13.0 installs a CPU build here)
-        "test": ["pytest>=7", "mindarmour==2.0.0", "torch==2.13.0"],
+        # nbclient + ipykernel: the tutorial notebook is executed headless by the tests
+        "test": ["pytest>=7", "mindarmour==2.0.0", "torch==2.13.0", "nbclient>=0.7",
+                 "nbformat>=5", "ipykernel>=6"],
         "bench": ["mindarmour==2.0.0", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["mindsec = mindsec.cli:main"]},

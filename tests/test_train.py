@@ -76,7 +76,8 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     args = [sys.executable, str(ROOT / "examples" / "mnist_train.py"), "--device", "CPU",
             "--train-samples", "6000", "--test-samples", "200", "--epochs", "5"]
     killed = tmp_path / "killed.ckpt"
-    proc = subprocess.Popen(args + ["--out", str(killed)], stdout=subprocess.DEVNULL,
+    args += ["--out", str(tmp_path)]
+    proc = subprocess.Popen(args + ["--ckpt", str(killed)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
         deadline = time.time() + 240
@@ -89,14 +90,14 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     _, meta = checkpoint.load(killed)              # what was on disk is a whole checkpoint
     assert 1 <= meta["epoch"] < 5, meta
 
-    resumed = subprocess.run(args + ["--out", str(killed), "--resume"], capture_output=True,
+    resumed = subprocess.run(args + ["--ckpt", str(killed), "--resume"], capture_output=True,
                              text=True, cwd=ROOT, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed from {killed} after epoch {meta['epoch']}/5" in resumed.stdout
     assert "epoch  5/5" in resumed.stdout and "epoch  1/5" not in resumed.stdout
 
     whole = tmp_path / "whole.ckpt"
-    straight = subprocess.run(args + ["--out", str(whole)], capture_output=True, text=True,
+    straight = subprocess.run(args + ["--ckpt", str(whole)], capture_output=True, text=True,
                               cwd=ROOT, timeout=300)
     assert straight.returncode == 0, straight.stderr
     a, _ = checkpoint.load(killed)
