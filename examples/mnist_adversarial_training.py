@@ -3,6 +3,8 @@
     python examples/mnist_adversarial_training.py --defense fast            # ~4 min on 2 cores
     python examples/mnist_adversarial_training.py --defense pgd             # PGD-10 training
     python examples/mnist_adversarial_training.py --defense nad --model lenet5
+    msrun --worker_num 2 --local_worker_num 2 --master_addr 127.0.0.1 --master_port 8118 \
+        --join True --log_dir runs/logs examples/mnist_adversarial_training.py   # data-parallel
 
 Trains from scratch on the training split (the last 1,000 training images are held out
 for the early-stopping check of fast training and never trained on), writes a resumable
@@ -10,7 +12,9 @@ checkpoint (--out; rerun the same command to resume a killed run), and prints cl
 PGD-20 accuracy on the test split. Evaluate the result with examples/mnist_robustness.py.
 Recipes (docs/results.md): Adam with a triangular learning rate (0 -> --lr at 40% -> 0),
 batch 100, eps 0.3; fast: alpha 0.375 (Wong et al. 2020); pgd: 10 steps of 0.05 from a
-random start; nad: FGSM eps 0.3 on half of each batch (MindArmour's NAD).
+random start; nad: FGSM eps 0.3 on half of each batch (MindArmour's NAD). Under msrun
+(docs/distributed.md) it trains data-parallel: --batch is the global batch, split among the
+workers, and the result does not depend on their number.
 """
 import argparse
 import sys
@@ -21,12 +25,12 @@ import mindsec  # noqa: F401  (runtime settings before MindSpore runs anything)
 import mindspore as ms
 from mindspore import nn
 
-from mindsec import checkpoint, context, data, train
+from mindsec import checkpoint, context, data, distributed, train
 from mindsec.attacks import ProjectedGradientDescent
 from mindsec.attacks.base import check_number
 from mindsec.batching import accuracy
-from mindsec.cli_support import (add_data_arguments, check_positive, data_source, run_main,
-                                  write_json)
+from mindsec.cli_support import (add_data_arguments, check_positive, data_source, per_worker,
+                                  run_main, write_json)
 from mindsec.defenses import (FastAdversarialDefense, NaturalAdversarialDefense,
                               ProjectedAdversarialDefense)
 from mindsec.errors import InputError
@@ -65,6 +69,9 @@ def main(argv=None):
     check_number("--lr", args.lr, low=0.0)
     check_positive(args, "epochs", "batch", "pgd_steps")
     target = context.set_device(args.device, args.mode)
+    rank, world = distributed.setup()           # (0, 1) unless started by msrun
+    batch = per_worker("--batch", args.batch, world)
+    say = print if rank == 0 else (lambda line: None)
     source = data_source(args)
     out = Path(args.out or f"runs/robust/{args.defense}_{args.model}.ckpt")
     x, y = data.load_mnist("train", num_samples=args.train_samples, source=source)
@@ -75,8 +82,9 @@ def main(argv=None):
     x, y = x[:-HOLDOUT], y[:-HOLDOUT]
     test_x, test_y = data.load_mnist("test", num_samples=args.test_samples, source=source)
     epochs = args.epochs * (source.epoch_scale if args.train_samples is None else 1)
-    print(f"{args.defense} adversarial training of {args.model} on {len(x)} {source.name} "
-          f"images, {epochs} epochs, eps {args.eps}, {target} -> {out}")
+    say(f"{args.defense} adversarial training of {args.model} on {len(x)} {source.name} "
+        f"images, {epochs} epochs, eps {args.eps}, {target}"
+        + (f", {world} workers" if world > 1 else "") + f" -> {out}")
 
     ms.set_seed(args.seed)
     net = MODELS[args.model]()
@@ -96,11 +104,13 @@ def main(argv=None):
     else:
         defense = NaturalAdversarialDefense(net, loss, opt, eps=args.eps, **common)
     start = time.perf_counter()
-    defense.batch_defense(x, y, batch_size=args.batch, epochs=epochs, shuffle=True,
-                          seed=args.seed, ckpt_path=out, resume=True, log=print,
+    defense.batch_defense(x, y, batch_size=batch, epochs=epochs, shuffle=True,
+                          seed=args.seed, ckpt_path=out, resume=True, log=say,
                           meta={"model": args.model, "data": source.name,
                                 "recipe": f"{args.defense}-adversarial"})
     seconds = time.perf_counter() - start
+    if rank != 0:
+        return 0
     checkpoint.load_into(net, out)     # the final (or, after early stopping, best) weights
     net.set_train(False)
     pgd = ProjectedGradientDescent(net, eps=args.eps, eps_iter=args.eps / 8, nb_iter=20,

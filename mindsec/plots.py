@@ -30,6 +30,12 @@ def _finish(ax, xlabel, ylabel, title, legend_at, ylabel_size=None):
         ax.set_title(title, fontsize=10)
 
 
+def _integer_ticks(ax):
+    """Whole numbers only on the x axis (epochs)."""
+    from matplotlib.ticker import MaxNLocator  # pylint: disable=import-outside-toplevel
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def adversarial_grid(inputs, adv_inputs, labels, clean_probs, adv_probs, path, count=8,
                      title=None):
     """Rows: originals, perturbations (adv - x, centred grey), adversarial images; each
@@ -121,10 +127,10 @@ def image_rows(images, labels, path, title=None, per_row=None):
 
 
 def line_chart(series, path, xlabel, ylabel, title, *, log_x=False, ylim=None, hline=None,
-               legend_at="lower right"):
+               legend_at="lower right", integer_x=False):
     """Curves ``series`` = ``[(label, xs, ys, style)]`` (``style``: matplotlib line options)
-    with labelled axes, a grid, an optional dashed reference line at ``hline``. Returns
-    the path."""
+    with labelled axes, a grid, an optional dashed reference line at ``hline``, whole
+    numbers on the x axis with ``integer_x`` (epochs). Returns the path."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for label, xs, ys, style in series:
@@ -139,6 +145,8 @@ def line_chart(series, path, xlabel, ylabel, title, *, log_x=False, ylim=None, h
         ax.set_ylim(*ylim)
     if hline is not None:
         ax.axhline(hline, color="grey", lw=0.8, ls="--")
+    if integer_x:
+        _integer_ticks(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
@@ -157,6 +165,7 @@ def robustness_history(records, path, title=None):
         if records and key in records[0]:
             ax.plot(epochs, [100 * r[key] for r in records], marker="o", ms=3, label=label)
     _finish(ax, "epoch", "validation accuracy (%)", title, "lower left")
+    _integer_ticks(ax)
     losses = [r.get("loss") for r in records]
     if any(v is not None for v in losses):
         right = ax.twinx()

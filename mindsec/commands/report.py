@@ -168,9 +168,10 @@ def run(args):
     if history:
         png = plots.robustness_history(history, out / "training_history.png",
                                        title="Accuracy during training (validation slice)")
-        keys = [k for k in ("clean_acc", "fgsm_acc", "pgd_acc") if k in history[0]]
+        names = {"clean_acc": "clean", "fgsm_acc": "FGSM", "pgd_acc": "PGD"}
+        keys = [k for k in names if k in history[0]]
         md.section("Training history").table(
-            ["epoch", "loss"] + keys,
+            ["epoch", "training loss"] + [f"{names[k]} accuracy" for k in keys],
             [[r["epoch"], "" if r.get("loss") is None else f"{r['loss']:.4f}"] +
              [r[k] for k in keys] for r in history])
         md.figure(png, f"Clean and adversarial accuracy during training ({history_path})")
