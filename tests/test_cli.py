@@ -120,3 +120,15 @@ def test_defend_on_two_workers_reports_what_one_process_reports(tmp_path):
     for key in ("clean", "fgsm_transfer", "fgsm_adaptive", "pgd"):
         assert a["defended"][key] == b["defended"][key], key
     assert a["history"][0]["loss"] == pytest.approx(b["history"][0]["loss"], abs=1e-5)
+
+
+@pytest.mark.parametrize("defense", ["pgd", "fast"])
+def test_defend_with_pgd_and_fast_training(defense, tmp_path):
+    proc = mindsec("defend", "--device", "CPU", "--train-samples", "1000", "--test-samples",
+                   "100", "--epochs", "3", "--nad-epochs", "1", "--defense", defense,
+                   "--ckpt", tmp_path / "lenet.ckpt", "--out", tmp_path / defense)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / defense / "report.json").read_text())
+    assert report["defense"] == defense and report["nad"]["replace_ratio"] == 1.0
+    assert (tmp_path / defense / f"lenet_{defense}_quick.ckpt").exists()
+    assert f"== {defense.upper()} report" in proc.stdout

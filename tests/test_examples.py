@@ -101,6 +101,9 @@ def test_adversarial_training_and_robustness_examples(tmp_path):
     assert model["model"] == "lenet5" and len(model["robust_accuracy"]) == 2
     assert isinstance(model["flags"], list)
     assert (out / "robustness.png").stat().st_size > 10_000
+    md = (out / "report.md").read_text()
+    assert "## pgd (`" in md and "| eps | robust accuracy | interval |" in md
+    assert "](robustness.png)" in md
     redo = run_script("examples/mnist_robustness.py", "--plot-from", out / "robustness.json",
                       "--out", tmp_path / "again")
     assert redo.returncode == 0, redo.stderr
