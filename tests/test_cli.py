@@ -3,6 +3,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import error_lines, run_script
@@ -132,3 +133,23 @@ def test_defend_with_pgd_and_fast_training(defense, tmp_path):
     assert report["defense"] == defense and report["nad"]["replace_ratio"] == 1.0
     assert (tmp_path / defense / f"lenet_{defense}_quick.ckpt").exists()
     assert f"== {defense.upper()} report" in proc.stdout
+
+
+def test_train_on_two_workers_writes_the_weights_one_process_writes(tmp_path):
+    from mindsec import checkpoint
+    common = ["train", "--device", "CPU", "--train-samples", "2000", "--test-samples", "300",
+              "--epochs", "2"]
+    one = mindsec(*common, "--ckpt", tmp_path / "one.ckpt", "--out", tmp_path / "one")
+    two = mindsec(*common, "--workers", "2", "--ckpt", tmp_path / "two.ckpt",
+                  "--out", tmp_path / "two")
+    assert one.returncode == 0 and two.returncode == 0, two.stdout[-2000:] + two.stderr[-2000:]
+    assert "batch 128 (64 on each of 2 workers)" in two.stdout
+    a, b = (json.loads((tmp_path / d / "train.json").read_text()) for d in ("one", "two"))
+    assert b["workers"] == 2 and a["test_accuracy"] == b["test_accuracy"]
+    wa, _ = checkpoint.load(tmp_path / "one.ckpt")
+    wb, _ = checkpoint.load(tmp_path / "two.ckpt")
+    # 30 Adam steps: float summation order moves single weights by up to ~3e-6 here
+    # (tests/test_distributed.py checks 1e-6 on shorter runs)
+    for name in ("conv1.weight", "fc3.weight", "fc3.bias"):
+        np.testing.assert_allclose(wa[name].asnumpy(), wb[name].asnumpy(), rtol=1e-4,
+                                   atol=1e-5, err_msg=name)

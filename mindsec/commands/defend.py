@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..cli_support import add_data_arguments, add_device_argument, check_positive
+from .relaunch import relaunch
 
 # (optimizer, peak lr, global batch, epochs, shuffle); Adam decays to 0 on a cosine
 SETTINGS = {
@@ -113,7 +114,7 @@ def run(args):
     base = workflows.lenet5(args.ckpt, source, epochs=args.epochs,
                             train_samples=args.train_samples, seed=args.seed, log=say)
     if args.workers > 1 and world == 1:      # the launcher: the workers do the rest
-        return _launch(args, workers)
+        return relaunch("defend", args, workers)
     x, y = data.load_mnist("test", num_samples=args.test_samples, source=source)
     ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     report = {"setting": setting, "defense": args.defense, "data": source.describe(),
@@ -181,19 +182,6 @@ def run(args):
     write_json(out / "report.json", report)
     md = markdown_report(report, out, x, y, adv_base, predict_proba(defended, x), def_probs)
     print(f"report: {out / 'report.json'}, {md}")
-    return 0
-
-
-def _launch(args, workers):
-    """Run this command again under msrun on ``workers`` local workers."""
-    from .. import distributed  # pylint: disable=import-outside-toplevel
-    from ..errors import DeviceError  # pylint: disable=import-outside-toplevel
-    entry = Path(__file__).resolve().parent.parent / "_entry" / "worker.py"
-    logs = Path(args.out) / "logs"
-    print(f"starting {workers} workers through msrun (logs in {logs})")
-    code = distributed.launch([entry, "defend", *args.argv], workers, logs)
-    if code:
-        raise DeviceError(f"the data-parallel job failed (exit {code}); worker logs in {logs}")
     return 0
 
 

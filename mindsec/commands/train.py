@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from ..cli_support import add_data_arguments, add_device_argument, check_positive
+from .relaunch import relaunch
 
 
 def add_arguments(parser):
@@ -28,6 +29,9 @@ def add_arguments(parser):
                              "--monitor-images test images (RobustnessMonitor; 0: off)")
     parser.add_argument("--monitor-images", type=int, default=1000)
     parser.add_argument("--monitor-eps", type=float, default=0.3)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="train data-parallel on N local workers (msrun); the recipe's "
+                             "batch is the global batch, so the result does not depend on N")
     parser.add_argument("--out", default="runs/train",
                         help="directory for train.json and figures (default: %(default)s)")
     return parser
@@ -35,30 +39,38 @@ def add_arguments(parser):
 
 def run(args):
     # pylint: disable=import-outside-toplevel
+    from dataclasses import replace
     import mindspore as ms
-    from .. import context, data, plots, train
+    from .. import context, data, distributed, plots, train
     from ..batching import accuracy
     from ..callbacks import RobustnessMonitor
-    from ..cli_support import data_source, write_json
+    from ..cli_support import data_source, per_worker, write_json
     from ..errors import InputError
     from ..models import MODELS
 
-    check_positive(args, "epochs", "monitor_images")
+    check_positive(args, "epochs", "monitor_images", "workers")
     if args.monitor_every < 0:
         raise InputError(f"--monitor-every must be 0 (off) or a positive integer, got "
                          f"{args.monitor_every}")
     target = context.set_device(args.device, args.mode)
+    rank, world = distributed.setup()            # (0, 1) unless started by msrun
+    if args.workers > 1 and world == 1:
+        return relaunch("train", args, args.workers)
     source = data_source(args)
     recipe = train.get_recipe(args.recipe, args.epochs)
     if args.epochs is None and source.epoch_scale != 1:
         recipe = recipe.with_epochs(recipe.epochs * source.epoch_scale)
+    global_batch = recipe.batch_size
+    recipe = replace(recipe, batch_size=per_worker("the recipe's batch", global_batch, world))
+    say = print if rank == 0 else (lambda line: None)
     train_x, train_y = data.load_mnist("train", num_samples=args.train_samples, source=source)
     test_x, test_y = data.load_mnist("test", num_samples=args.test_samples, source=source)
-    print(f"device {target} ({args.mode} mode); {source.describe()}; "
-          f"{len(train_x)} train / {len(test_x)} test images")
-    print(f"{args.model}, recipe {recipe.name}: {recipe.optimizer} lr {recipe.lr} "
-          f"({recipe.schedule}), batch {recipe.batch_size}, {recipe.epochs} epochs, "
-          f"seed {args.seed}")
+    say(f"device {target} ({args.mode} mode); {source.describe()}; "
+        f"{len(train_x)} train / {len(test_x)} test images")
+    say(f"{args.model}, recipe {recipe.name}: {recipe.optimizer} lr {recipe.lr} "
+        f"({recipe.schedule}), batch {global_batch}" +
+        (f" ({recipe.batch_size} on each of {world} workers)" if world > 1 else "") +
+        f", {recipe.epochs} epochs, seed {args.seed}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ms.set_seed(args.seed)
@@ -69,16 +81,21 @@ def run(args):
         history = out / "robustness_history.json"
         callbacks.append(RobustnessMonitor(net, test_x[:n], test_y[:n], eps=args.monitor_eps,
                                            every=args.monitor_every, history=str(history),
-                                           best_ckpt=str(out / "best_robust.ckpt")))
+                                           best_ckpt=str(out / "best_robust.ckpt"),
+                                           log=say))
         meta["history"] = str(history)
     t0 = time.perf_counter()
     records = train.fit(net, train_x, train_y, recipe, seed=args.seed, ckpt_path=args.ckpt,
                         resume=args.resume, eval_data=(test_x, test_y), meta=meta,
-                        callbacks=callbacks)
+                        callbacks=callbacks, log=say)
     wall = time.perf_counter() - t0
+    if rank != 0:
+        return 0
     acc = accuracy(net, test_x, test_y)
     summary = {"ckpt": str(args.ckpt), "model": args.model, "data": source.describe(),
-               "device": target, "recipe": train.recipe_dict(recipe), "seed": args.seed,
+               "device": target, "recipe": dict(train.recipe_dict(recipe),
+                                                batch_size=global_batch),
+               "workers": world, "seed": args.seed,
                "test_accuracy": acc, "test_images": int(len(test_x)),
                "train_seconds": wall, "epochs": records}
     if callbacks:
