@@ -13,7 +13,6 @@ victim's train/test accuracy gap, as JSON and a PNG.
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import mindsec  # noqa: F401  (runtime settings before MindSpore runs anything)
 import mindspore as ms
@@ -21,7 +20,7 @@ import mindspore as ms
 from mindsec import context, data, train
 from mindsec.batching import accuracy
 from mindsec.cli_support import (add_data_arguments, check_positive, data_source,
-                                  positive_ints, run_main, write_json)
+                                  positive_ints, run_main, write_report)
 from mindsec.errors import InputError
 from mindsec.models import LeNet5
 from mindsec.plots import line_chart
@@ -93,14 +92,8 @@ def main(argv=None):
               f"{row['test_accuracy']:.4f}; AUC threshold {row['threshold']['auc']:.3f} "
               f"(advantage {row['threshold']['advantage']:.3f}), shadow "
               f"{row['shadow']['auc']:.3f} (advantage {row['shadow']['advantage']:.3f})")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plot(rows, out.with_suffix(".png"))
-    report = {"data": source.describe(), "members": n, "rows": rows,
-              "wall_seconds": time.perf_counter() - start}
-    write_json(out, report)
-    print(f"report: {out}; figure: {out.with_suffix('.png')}; "
-          f"{report['wall_seconds']:.0f} s")
+    write_report(args.out, {"data": source.describe(), "members": n, "rows": rows},
+                 lambda png: plot(rows, png), start)
     return 0
 
 

@@ -18,7 +18,6 @@ Writes a JSON report and a PNG of fidelity vs queries.
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import mindsec  # noqa: F401  (runtime settings before MindSpore runs anything)
 import numpy as np
@@ -29,7 +28,7 @@ from mindsec import context, data, train, workflows
 from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
 from mindsec.batching import predict_logits
 from mindsec.cli_support import (add_data_arguments, check_positive, data_source,
-                                  positive_ints, run_main, write_json)
+                                  positive_ints, run_main, write_report)
 from mindsec.errors import DataError, InputError
 from mindsec.models import LeNet5
 from mindsec.plots import line_chart
@@ -211,13 +210,7 @@ def main(argv=None):
           f"{t['images']} images: FGSM {t['fgsm_substitute']:.4f} (white-box "
           f"{t['fgsm_white_box']:.4f}), PGD-40 {t['pgd_substitute']:.4f} (white-box "
           f"{t['pgd_white_box']:.4f})")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    plot(rows, out.with_suffix(".png"))
-    report["wall_seconds"] = time.perf_counter() - start
-    write_json(out, report)
-    print(f"report: {out}; figure: {out.with_suffix('.png')}; "
-          f"{report['wall_seconds']:.0f} s")
+    write_report(args.out, report, lambda png: plot(rows, png), start)
     return 0
 
 

@@ -101,3 +101,19 @@ def per_worker(option, global_batch, workers):
     if global_batch % workers:
         raise InputError(f"{option} {global_batch} must be divisible by the {workers} workers")
     return global_batch // workers
+
+
+def write_report(out, report, draw, start):
+    """An example's end: ``draw(png_path)`` next to ``out``, ``report`` (with the wall time
+    since ``start``, a ``time.perf_counter()`` value) written to ``out`` atomically, and one
+    line saying where."""
+    import time  # pylint: disable=import-outside-toplevel
+    from pathlib import Path  # pylint: disable=import-outside-toplevel
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    png = out.with_suffix(".png")
+    draw(png)
+    report["wall_seconds"] = time.perf_counter() - start
+    write_json(out, report)
+    print(f"report: {out}; figure: {png}; {report['wall_seconds']:.0f} s")
+    return out
