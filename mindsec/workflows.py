@@ -52,7 +52,7 @@ def check_same_data(ckpt, meta, name, log=print):
         return
     if _family(trained_on) != _family(name):
         raise InputError(f"{ckpt} was trained on {trained_on}, this run uses {name}: pass "
-                         f"another --ckpt (it is trained there if missing)")
+                         f"a --ckpt trained on {name} (attack and defend train a missing one)")
     log(f"note: {ckpt} was trained on {trained_on}, this run uses {name}; pass another "
         f"--ckpt to train afresh")
 
