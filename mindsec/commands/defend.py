@@ -122,8 +122,9 @@ def run(args):
     pgd_seconds = 0.0
     if rank == 0:
         adv_base = FastGradientSignMethod(base, eps=args.eps, loss_fn=ce).batch_generate(x, y)
+        raw_probs = predict_proba(base, adv_base)      # also DefenseEvaluate's raw_preds
         report["undefended"] = {"clean": accuracy(base, x, y),
-                                "fgsm": accuracy(base, adv_base, y)}
+                                "fgsm": _hit_rate(raw_probs, y)}
         t_pgd = time.perf_counter()
         report["undefended"]["pgd"] = pgd_accuracy(base, x, y, args.eps, ce, args.seed)
         pgd_seconds = time.perf_counter() - t_pgd
@@ -155,15 +156,15 @@ def run(args):
     if rank != 0:
         return 0
 
-    raw_probs, def_probs = predict_proba(base, adv_base), predict_proba(defended, adv_base)
+    def_probs, def_clean_probs = predict_proba(defended, adv_base), predict_proba(defended, x)
     de = DefenseEvaluate(raw_probs, def_probs, y)
     adv_def = FastGradientSignMethod(defended, eps=args.eps, loss_fn=ce).batch_generate(x, y)
     t_pgd = time.perf_counter()
     pgd_defended = pgd_accuracy(defended, x, y, args.eps, ce, args.seed)
     pgd_seconds += time.perf_counter() - t_pgd
     report["defended"] = {
-        "clean": accuracy(defended, x, y),
-        "fgsm_transfer": accuracy(defended, adv_base, y),
+        "clean": _hit_rate(def_clean_probs, y),
+        "fgsm_transfer": _hit_rate(def_probs, y),
         "fgsm_adaptive": accuracy(defended, adv_def, y),
         "pgd": pgd_defended,
         "defense_evaluate": {"cav": de.cav(), "crr": de.crr(), "csr": de.csr(),
@@ -180,9 +181,14 @@ def run(args):
     print_report(report)
     out = Path(args.out)
     write_json(out / "report.json", report)
-    md = markdown_report(report, out, x, y, adv_base, predict_proba(defended, x), def_probs)
+    md = markdown_report(report, out, x, y, adv_base, def_clean_probs, def_probs)
     print(f"report: {out / 'report.json'}, {md}")
     return 0
+
+
+def _hit_rate(probs, y):
+    """Accuracy of predicted probabilities (N, K) against class indices."""
+    return float((probs.argmax(axis=1) == y).mean())
 
 
 def pgd_accuracy(net, x, y, eps, loss, seed):

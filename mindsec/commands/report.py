@@ -125,11 +125,21 @@ def run(args):
     md.figure(grid, "Originals, perturbations (grey = 0) and adversarial images, with the "
                     "model's prediction and confidence")
 
-    # accuracy against eps of each attack
-    print(f"accuracy against eps: FGSM and PGD-{PGD_STEPS} ...")
+    # the robustness runner: the cascade, its sanity flags, and each attack's accuracy alone
+    # (the model's curves below: PGD and FGSM are not run a second time for them)
+    print(f"robustness runner: PGD-{PGD_STEPS}, then FGSM ...")
     eps_grid = np.linspace(0.0, args.eps, 7).astype(np.float32)
-    curves = {"model": _curves(net, x, y, eps_grid, args.seed)}
+    runner = evaluate_robustness(net, (x, y), [float(e) for e in eps_grid[1:]],
+                                 [make_attack("pgd", net, args.eps, PGD_STEPS, seed=args.seed),
+                                  fgsm])
+    result["robustness"] = runner.to_dict()
+    label = {a["name"]: f"PGD-{PGD_STEPS}" if a["kind"] == "iterative" else "FGSM"
+             for a in runner.attacks}
+    curves = {"model": {label[name]: np.array([result["clean_accuracy"]] + acc)
+                        for name, acc in sorted(runner.standalone.items(),
+                                                key=lambda kv: label[kv[0]])}}
     if baseline is not None:
+        print(f"baseline: FGSM and PGD-{PGD_STEPS} against eps ...")
         curves["baseline"] = _curves(baseline, x, y, eps_grid, args.seed)
     result["curves"] = {"eps": eps_grid.tolist(),
                         **{f"{who} {name}": acc.tolist() for who, per in curves.items()
@@ -150,12 +160,6 @@ def run(args):
                      f"{PGD_STEPS}, random start)" +
               ("; dashed: the baseline" if baseline is not None else ""))
 
-    # the robustness runner: cascade and sanity flags
-    print("robustness runner ...")
-    runner = evaluate_robustness(net, (x, y), [float(e) for e in eps_grid[1:]],
-                                 [make_attack("pgd", net, args.eps, PGD_STEPS, seed=args.seed),
-                                  fgsm])
-    result["robustness"] = runner.to_dict()
     md.section("Robustness runner: worst case and sanity flags")
     md.table(["eps", "robust accuracy", "95% interval"],
              [[f"{e:.3f}", runner.robust_accuracy[k],
