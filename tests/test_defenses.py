@@ -6,12 +6,13 @@ import pytest
 import mindspore as ms
 from mindspore import nn
 
-from mindsec import checkpoint, workflows
+from mindsec import checkpoint, distributed, workflows
 from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
 from mindsec.batching import accuracy, predict_logits
 from mindsec.defenses import (AdversarialDefense, AdversarialDefenseWithAttacks,
                               FastAdversarialDefense, NaturalAdversarialDefense,
                               ProjectedAdversarialDefense)
+from mindsec.defenses.adversarial import _replaced_first
 from mindsec.errors import InputError
 
 CE = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
@@ -62,6 +63,38 @@ def test_fused_nad_step_equals_the_unfused_computation(trained_lenet, train_slic
     plain.batch_defense(mixed, y, batch_size=32, epochs=1)
     for name, value in _weights(fused_net).items():
         np.testing.assert_allclose(value, _weights(plain_net)[name], rtol=1e-4, atol=1e-6)
+
+
+def test_replaced_rows_lead_every_workers_shard():
+    """The fused step attacks only the head of its batch: the feed reorders each global
+    batch so that every worker's shard starts with the same number of replaced rows."""
+    chosen = np.zeros(16, bool)
+    chosen[[1, 4, 5, 9, 10, 15]] = True
+    for world in (1, 2):
+        order = _replaced_first(chosen, world)
+        assert sorted(order) == list(range(16))
+        for shard in order.reshape(world, -1):
+            assert chosen[shard[:6 // world]].all() and not chosen[shard[6 // world:]].any()
+
+
+def test_replace_ratio_zero_is_a_plain_step(trained_lenet, train_slice):
+    x, y = train_slice[0][:32], train_slice[1][:32]
+    nets = [workflows.copy_of(trained_lenet) for _ in range(2)]
+    NaturalAdversarialDefense(nets[0], loss_fn=CE, eps=0.3, replace_ratio=0.0,
+                              optimizer=nn.SGD(nets[0].trainable_params(), 0.1)) \
+        .batch_defense(x, y, batch_size=32, epochs=1)
+    AdversarialDefense(nets[1], loss_fn=CE, optimizer=nn.SGD(nets[1].trainable_params(), 0.1)) \
+        .batch_defense(x, y, batch_size=32, epochs=1)
+    for name, value in _weights(nets[0]).items():
+        np.testing.assert_allclose(value, _weights(nets[1])[name], rtol=1e-5, atol=1e-7)
+
+
+def test_replaced_rows_must_split_evenly_among_workers(trained_lenet, train_slice,
+                                                      monkeypatch):
+    monkeypatch.setattr(distributed, "world", lambda: 2)
+    nad = NaturalAdversarialDefense(workflows.copy_of(trained_lenet), loss_fn=CE)
+    with pytest.raises(InputError, match="3 replaced samples per global batch.*2 workers"):
+        nad.batch_defense(train_slice[0][:64], train_slice[1][:64], batch_size=3)
 
 
 def test_with_attacks_replaces_ceil_ratio_of_each_batch(trained_lenet, train_slice):

@@ -171,14 +171,17 @@ class AdversarialDefenseWithAttacks(AdversarialDefense):
 
 class _AdvTrainStep(TrainStep):
     """One adversarial-training step in one graph: ``nb_iter`` projected gradient steps of
-    ``eps_iter`` (cancellation-free loss) from ``x + start`` on the ``mask``ed rows, then a
-    training step on the mixed batch. NAD is one step of ``eps`` from ``x``; PGD training
-    several from a random start; fast training one of ``1.25 eps`` from a random start.
-    ``ramp`` (a scalar tensor in (0, 1]) scales the budget and step (eps warm-up; ``start``
-    comes scaled). Returns (mean loss, correct on clean rows, correct on adversarial rows)."""
+    ``eps_iter`` (cancellation-free loss) from ``x + start`` on the first ``n_adv`` rows
+    of the batch (the feed puts the rows to replace there), then a training step on the
+    mixed batch. Only the replaced rows are attacked: with NAD's ``replace_ratio=0.5`` the
+    input gradient costs half of what it would on the whole batch. NAD is one step of
+    ``eps`` from ``x``; PGD training several from a random start; fast training one of
+    ``1.25 eps`` from a random start. ``ramp`` (a scalar tensor in (0, 1]) scales the
+    budget and step (eps warm-up; ``start`` comes scaled). Returns (mean loss, correct on
+    clean rows, correct on adversarial rows)."""
 
     def __init__(self, network, loss_fn, optimizer, bounds, eps, eps_iter, nb_iter,
-                 ball="inf", rand_init=False, predicted_labels=False):
+                 ball="inf", rand_init=False, predicted_labels=False, *, n_adv):
         super().__init__(network, loss_fn, optimizer)
         self.low, self.high = bounds
         scale = self.high - self.low
@@ -189,12 +192,13 @@ class _AdvTrainStep(TrainStep):
         self.rand_init = rand_init
         self.project = nb_iter > 1 or rand_init or eps_iter > eps
         self.predicted_labels = predicted_labels
+        self.n_adv = n_adv
         self.input_grad = ops.grad(self._attack_loss, grad_position=0)
 
     def _attack_loss(self, x, y_idx):
         return log_odds(self.network(x), y_idx).sum()
 
-    def construct(self, x, y_idx, y_loss, mask, start, ramp):
+    def _attack(self, x, y_idx, start, ramp):
         y_att = y_idx
         if self.predicted_labels:
             y_att = ops.stop_gradient(self.network(x).argmax(axis=-1).astype(ms.int32))
@@ -208,9 +212,19 @@ class _AdvTrainStep(TrainStep):
             if self.project:
                 x_adv = x + _project(x_adv - x, self.radius * ramp, self.ball)
             x_adv = ops.clamp(x_adv, self.low, self.high)
-        x_mix = x + mask.reshape((-1,) + (1,) * (x.ndim - 1)) * (x_adv - x)
+        return x_adv
+
+    def construct(self, x, y_idx, y_loss, start, ramp):
+        k = self.n_adv                     # a constant: the branches are resolved at compile
+        if k == 0:
+            loss, hit = self.train(x, y_idx, y_loss)
+            return loss, hit.sum(), hit.sum() * 0
+        if k == x.shape[0]:
+            loss, hit = self.train(self._attack(x, y_idx, start, ramp), y_idx, y_loss)
+            return loss, hit.sum() * 0, hit.sum()
+        x_mix = ops.concat((self._attack(x[:k], y_idx[:k], start, ramp), x[k:]))
         loss, hit = self.train(x_mix, y_idx, y_loss)
-        return loss, (hit * (1.0 - mask)).sum(), (hit * mask).sum()
+        return loss, hit[k:].sum(), hit[:k].sum()
 
 
 class _FusedDefense(AdversarialDefenseWithAttacks):
@@ -239,36 +253,59 @@ class _FusedDefense(AdversarialDefenseWithAttacks):
         return self._ramps[key], key
 
     def _build_step(self, batch_size):
+        n_adv, world = self._n_adv(batch_size * distributed.world()), distributed.world()
+        if n_adv % world:
+            raise InputError(f"replace_ratio x batch_size ({n_adv} replaced samples per "
+                             f"global batch) must split evenly among the {world} workers")
         return _AdvTrainStep(self._network, self._loss_fn, self._optimizer, self._bounds,
                              self._eps, self._eps_iter, self._nb_iter, self._ball,
-                             self._rand_init, self._predicted_labels)
+                             self._rand_init, self._predicted_labels, n_adv=n_adv // world)
 
     def _start(self, rng, shape, ramp=1.0):
-        """This worker's rows of a random start in the eps-ball (fraction of the range
-        times the range) for a global batch of ``shape``; zeros without a random start."""
+        """A random start in the eps-ball (fraction of the range times the range) for a
+        global batch of ``shape``, or ``None`` without a random start."""
         if not self._rand_init:
-            shape = (shape[0] // distributed.world(),) + tuple(shape[1:])
-            if getattr(self, "_zero_start", None) is None or \
-                    self._zero_start.shape != shape:
-                self._zero_start = ms.Tensor(np.zeros(shape, np.float32))
-            return self._zero_start
+            return None
         radius = self._eps * ramp * (self._bounds[1] - self._bounds[0])
-        return ms.Tensor(distributed.local(random_start(rng, shape, radius, self._ball)))
+        return random_start(rng, shape, radius, self._ball)
+
+    def _zeros(self, shape):
+        if getattr(self, "_zero_start", None) is None or self._zero_start.shape != shape:
+            self._zero_start = ms.Tensor(np.zeros(shape, np.float32))
+        return self._zero_start
 
     def _feed(self, x, y_idx, y_loss, batch_size, seed):
         n_adv = self._n_adv(batch_size)
         steps = len(x) // batch_size
+        world = distributed.world()
+        per_worker = n_adv // world           # replaced rows at the head of each shard
+        rows = max(per_worker, 1)             # (a start row is passed even when unused)
 
         def make(idx, epoch, i):
             rng = np.random.default_rng([seed, epoch, i])
-            mask = np.zeros(batch_size, np.float32)
-            mask[rng.choice(batch_size, n_adv, replace=False)] = 1.0
+            chosen = np.zeros(batch_size, bool)
+            chosen[rng.choice(batch_size, n_adv, replace=False)] = True
             ramp, value = self._ramp(epoch, i, steps)
             start = self._start(rng, (batch_size,) + x.shape[1:], value)
-            idx, mask = distributed.local(idx), distributed.local(mask)
+            order = _replaced_first(chosen, world)
+            idx = distributed.local(idx[order])
+            if start is None:
+                start = self._zeros((rows,) + x.shape[1:])
+            else:
+                start = ms.Tensor(distributed.local(start[order])[:rows])
             return (ms.Tensor(x[idx]), ms.Tensor(y_idx[idx]), ms.Tensor(y_loss[idx]),
-                    ms.Tensor(mask), start, ramp)
+                    start, ramp)
         return make, (("clean_acc", batch_size - n_adv), ("adv_acc", n_adv))
+
+
+def _replaced_first(chosen, world):
+    """A permutation of a global batch that gives each of ``world`` equal shards the same
+    number of replaced rows (``chosen``), at its head. The order of rows within a batch
+    does not change the step (the loss is a mean), only which rows are attacked does."""
+    replaced, kept = np.flatnonzero(chosen), np.flatnonzero(~chosen)
+    a, c = len(replaced) // world, len(kept) // world
+    return np.concatenate([part for k in range(world)
+                           for part in (replaced[k * a:(k + 1) * a], kept[k * c:(k + 1) * c])])
 
 
 class NaturalAdversarialDefense(_FusedDefense):
