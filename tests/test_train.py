@@ -64,8 +64,8 @@ def test_bad_training_input(train_slice):
         train.fit(LeNet5(), x.astype(np.float64), y, recipe)
     with pytest.raises(InputError, match="labels must be"):
         train.fit(LeNet5(), x, y[:10], recipe)
-    with pytest.raises(InputError, match="recipe must be one of"):
-        train.get_recipe("fast")
+    with pytest.raises(InputError, match="recipe must be one of default, fast, tutorial"):
+        train.get_recipe("turbo")
     with pytest.raises(InputError, match="epochs must be a positive"):
         train.get_recipe("default", epochs=0)
 
@@ -115,3 +115,26 @@ def test_resume_refuses_a_checkpoint_of_another_recipe(tmp_path, train_slice):
     with pytest.raises(InputError, match="written with recipe='default'"):
         train.fit(LeNet5(), x, y, train.get_recipe("tutorial", epochs=1), ckpt_path=path,
                   resume=True, log=lambda s: None)
+
+
+def _learning_rates(schedule, epochs=3, steps=4):
+    """The per-step learning rates of a recipe's optimizer (one value if constant)."""
+    recipe = train.Recipe("t", "adam", 1e-3, 32, epochs, schedule=schedule)
+    lr = train.make_optimizer(LeNet5(), recipe, steps).learning_rate
+    return np.atleast_1d(getattr(lr, "learning_rate", lr).asnumpy())
+
+
+@pytest.mark.parametrize("schedule, first, last", [
+    ("cosine", 1e-3, 1e-3 * (1 - np.cos(np.pi / 3)) / 2),   # MindSpore's: one value per epoch
+    ("cosine-step", 1e-3, 1e-3 * (1 + np.cos(np.pi * 11 / 12)) / 2),   # every step, to ~0
+    ("onecycle", 1e-3 / 4.8, 0.0),
+    ("constant", 1e-3, 1e-3),
+])
+def test_learning_rate_schedules(schedule, first, last):
+    lrs = _learning_rates(schedule)
+    assert lrs.size in (1, 12)
+    assert lrs[0] == pytest.approx(first, rel=1e-5) and lrs[-1] == pytest.approx(last, abs=1e-9)
+    if schedule == "cosine":     # constant within an epoch
+        assert (lrs[:4] == lrs[0]).all() and (lrs[8:] == lrs[8]).all()
+    if schedule == "cosine-step":
+        assert (np.diff(lrs) < 0).all()

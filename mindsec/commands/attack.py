@@ -31,7 +31,7 @@ def add_arguments(parser):
                         help="attack batch (default: mindsec's automatic choice)")
     parser.add_argument("--strict-loss", action="store_true",
                         help="softmax cross-entropy as MindArmour computes it (saturates)")
-    parser.add_argument("--recipe", default="default", choices=("default", "tutorial"),
+    parser.add_argument("--recipe", default="default", choices=("default", "fast", "tutorial"),
                         help="training recipe when --ckpt is missing")
     parser.add_argument("--epochs", type=int, default=None,
                         help="training epochs when --ckpt is missing")

@@ -14,11 +14,19 @@ def add_arguments(parser):
     add_device_argument(parser)
     add_data_arguments(parser)
     parser.add_argument("--model", choices=("lenet5", "smallcnn"), default="lenet5")
-    parser.add_argument("--recipe", default="default", choices=("default", "tutorial"),
-                        help="default: Adam+cosine, batch 128, 6 epochs; tutorial: "
-                             "Momentum(0.01, 0.09), batch 32, 10 epochs")
+    parser.add_argument("--recipe", default="default", choices=("default", "fast", "tutorial"),
+                        help="default: Adam+cosine, batch 128, 6 epochs; fast: Adam+cosine "
+                             "per step, batch 32, 3 epochs; tutorial: Momentum(0.01, 0.09), "
+                             "batch 32, 10 epochs")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the recipe's number of epochs")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="override the recipe's (peak) learning rate")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="override the recipe's (global) batch size")
+    parser.add_argument("--schedule", default=None,
+                        choices=("constant", "cosine", "cosine-step", "onecycle"),
+                        help="override the recipe's learning-rate schedule")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ckpt", default="runs/lenet5.ckpt",
                         help="checkpoint written after every epoch (default: %(default)s)")
@@ -42,13 +50,15 @@ def run(args):
     from dataclasses import replace
     import mindspore as ms
     from .. import context, data, distributed, plots, train
+    from ..attacks.base import check_number
     from ..batching import accuracy
     from ..callbacks import RobustnessMonitor
     from ..cli_support import data_source, per_worker, write_json
     from ..errors import InputError
     from ..models import MODELS
 
-    check_positive(args, "epochs", "monitor_images", "workers")
+    check_positive(args, "epochs", "batch", "monitor_images", "workers")
+    check_number("--lr", args.lr, low=0.0, allow_none=True)
     if args.monitor_every < 0:
         raise InputError(f"--monitor-every must be 0 (off) or a positive integer, got "
                          f"{args.monitor_every}")
@@ -60,6 +70,10 @@ def run(args):
     recipe = train.get_recipe(args.recipe, args.epochs)
     if args.epochs is None and source.epoch_scale != 1:
         recipe = recipe.with_epochs(recipe.epochs * source.epoch_scale)
+    custom = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch),
+                                ("schedule", args.schedule)) if v is not None}
+    if custom:      # another recipe: named apart, so --resume does not mix the two
+        recipe = replace(recipe, name=f"{recipe.name}+custom", **custom)
     global_batch = recipe.batch_size
     recipe = replace(recipe, batch_size=per_worker("the recipe's batch", global_batch, world))
     say = print if rank == 0 else (lambda line: None)
