@@ -1,11 +1,12 @@
 """MindArmour's NAD tutorial flow, with an honest evaluation protocol.
 
     python examples/mnist_defense_nad.py                 # quick: 2 NAD epochs (30 on the 5k subset)
-    python examples/mnist_defense_nad.py --full          # the documented full-MNIST recipe
+    python examples/mnist_defense_nad.py --full          # the documented full-MNIST recipe (~3 min)
     python examples/mnist_defense_nad.py --tutorial-protocol   # MindArmour's exact setting
     python examples/mnist_defense_nad.py --full --workers 2    # NAD data-parallel (msrun)
 
-1. LeNet5: loaded from --ckpt, or trained with the default recipe;
+1. LeNet5: loaded from --ckpt, or trained (default recipe into runs/lenet5.ckpt; with
+   --full the fast recipe into runs/lenet5_fast.ckpt);
 2. FGSM eps=0.3 against it on the test split;
 3. NaturalAdversarialDefense (FGSM eps=0.3 on half of each batch) retrains a copy of it on
    the TRAINING split (the tutorial retrains on the test images it then scores; use

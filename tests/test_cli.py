@@ -44,6 +44,8 @@ def test_help_lists_every_command_and_the_console_script_is_installed():
                                                   "be read"),
     (["train", "--device", "TPU"], "error: device must be one of CPU, GPU, Ascend or auto, "
                                    "got 'TPU'"),
+    (["train", "--lr", "-0.1"], "error: --lr must be > 0.0, got -0.1"),
+    (["train", "--batch", "0"], "error: --batch must be a positive integer, got 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     proc = mindsec(*args, "--out", tmp_path)
@@ -133,6 +135,18 @@ def test_defend_with_pgd_and_fast_training(defense, tmp_path):
     assert report["defense"] == defense and report["nad"]["replace_ratio"] == 1.0
     assert (tmp_path / defense / f"lenet_{defense}_quick.ckpt").exists()
     assert f"== {defense.upper()} report" in proc.stdout
+
+
+def test_defend_full_uses_its_documented_recipes(tmp_path):
+    proc = mindsec("defend", "--device", "CPU", "--full", "--train-samples", "1000",
+                   "--test-samples", "100", "--epochs", "1", "--nad-epochs", "1",
+                   "--ckpt", tmp_path / "lenet.ckpt", "--out", tmp_path / "full")
+    assert proc.returncode == 0, proc.stderr
+    assert "training LeNet5 (fast recipe, 1 epochs)" in proc.stdout
+    report = json.loads((tmp_path / "full" / "report.json").read_text())
+    assert report["setting"] == "full"
+    assert {k: report["nad"][k] for k in ("optimizer", "lr", "schedule", "batch")} == \
+        {"optimizer": "adam", "lr": 3e-3, "schedule": "cosine-step", "batch": 128}
 
 
 def test_train_on_two_workers_writes_the_weights_one_process_writes(tmp_path):

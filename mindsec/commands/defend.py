@@ -1,6 +1,7 @@
 """``mindsec defend``: MindArmour's NAD tutorial flow, with an honest evaluation protocol.
 
-1. the undefended model: loaded from --ckpt, or LeNet5 trained there with the default recipe;
+1. the undefended model: loaded from --ckpt, or LeNet5 trained there (default recipe; the
+   fast recipe with --full);
 2. FGSM eps=0.3 against it on the test split;
 3. adversarial training (NAD: FGSM on half of each batch; or PGD / fast training) retrains
    a copy of it on the TRAINING split (the tutorial retrains on the test images it then
@@ -16,20 +17,21 @@ from pathlib import Path
 from ..cli_support import add_data_arguments, add_device_argument, check_positive
 from .relaunch import relaunch
 
-# (optimizer, peak lr, global batch, epochs, shuffle); Adam decays to 0 on a cosine
+# the undefended model's recipe (mindsec.train.RECIPES, when --ckpt is missing), then the
+# defense's (optimizer, peak lr, global batch, epochs, shuffle, schedule)
 SETTINGS = {
-    "quick": ("adam", 1e-3, 128, 2, True),
-    "full": ("adam", 3e-3, 128, 4, True),
-    "tutorial": ("momentum", 0.01, 32, 10, False),   # MindArmour's tutorial
+    "quick": ("default", "adam", 1e-3, 128, 2, True, "cosine"),
+    "full": ("fast", "adam", 3e-3, 128, 3, True, "cosine-step"),
+    "tutorial": ("default", "momentum", 0.01, 32, 10, False, "constant"),  # MindArmour's
 }
 
 
 def add_arguments(parser):
     add_device_argument(parser)
     add_data_arguments(parser)
-    parser.add_argument("--ckpt", default="runs/lenet5.ckpt",
+    parser.add_argument("--ckpt", default=None,
                         help="undefended LeNet5 (trained there if missing; default: "
-                             "%(default)s)")
+                             "runs/lenet5.ckpt, with --full runs/lenet5_fast.ckpt)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="epochs of the undefended model's training if it is trained")
     parser.add_argument("--defense", choices=("nad", "pgd", "fast"), default="nad",
@@ -39,7 +41,8 @@ def add_arguments(parser):
                         help="defended model checkpoint, resumable (default: in --out)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--full", action="store_true",
-                       help="the full-MNIST recipe of docs/results.md (4 epochs, Adam 3e-3)")
+                       help="the full-MNIST recipe of docs/results.md: the undefended model "
+                            "with the fast recipe (3 epochs), then 3 epochs of Adam 3e-3")
     group.add_argument("--tutorial-protocol", action="store_true",
                        help="MindArmour's tutorial: Momentum(0.01, 0.09), batch 32, "
                             "10 epochs, retrained on the test images it is scored on")
@@ -47,6 +50,10 @@ def add_arguments(parser):
     parser.add_argument("--nad-lr", type=float, default=None)
     parser.add_argument("--nad-optimizer", choices=("adam", "momentum"), default=None,
                         help="adam (cosine-decayed) or momentum (0.09, constant: MindArmour's)")
+    parser.add_argument("--nad-schedule", choices=("constant", "cosine", "cosine-step",
+                                                    "onecycle"), default=None,
+                        help="learning-rate schedule (mindsec.train.Recipe; default: the "
+                             "setting's)")
     parser.add_argument("--nad-batch", type=int, default=None,
                         help="global batch (split among --workers)")
     parser.add_argument("--eps", type=float, default=0.3, help="attack and defense eps")
@@ -85,7 +92,7 @@ def _make_defense(args, net, optimizer, loss):
 def run(args):
     # pylint: disable=import-outside-toplevel,too-many-locals,too-many-statements
     from mindspore import nn
-    from .. import context, data, distributed, workflows
+    from .. import context, data, distributed, train, workflows
     from ..attacks import FastGradientSignMethod
     from ..attacks.base import check_number
     from ..batching import accuracy, predict_proba
@@ -100,10 +107,16 @@ def run(args):
     rank, world = distributed.setup()
     source = data_source(args)
     setting = _setting(args)
-    opt_name, lr, batch, epochs, shuffle = SETTINGS[setting]
+    base_recipe, opt_name, lr, batch, epochs, shuffle, schedule = SETTINGS[setting]
+    if args.ckpt is None:      # one file per base recipe: --full does not reuse another's
+        args.ckpt = "runs/lenet5.ckpt" if base_recipe == "default" else \
+            f"runs/lenet5_{base_recipe}.ckpt"
     epochs = args.nad_epochs or epochs * source.epoch_scale   # 5k subset: more epochs
     lr = args.nad_lr or lr
-    opt_name = args.nad_optimizer or opt_name
+    if args.nad_optimizer not in (None, opt_name):
+        opt_name = args.nad_optimizer
+        schedule = "cosine" if opt_name == "adam" else "constant"
+    schedule = args.nad_schedule or schedule
     batch = args.nad_batch or batch
     workers = world if world > 1 else args.workers
     per_worker("--nad-batch", batch, workers)
@@ -111,7 +124,7 @@ def run(args):
     say(f"device {target} ({args.mode} mode); {source.describe()}; {args.defense} setting "
         f"{setting}" + (f"; worker {rank} of {world}" if world > 1 else ""))
 
-    base = workflows.lenet5(args.ckpt, source, epochs=args.epochs,
+    base = workflows.lenet5(args.ckpt, source, base_recipe, epochs=args.epochs,
                             train_samples=args.train_samples, seed=args.seed, log=say)
     if args.workers > 1 and world == 1:      # the launcher: the workers do the rest
         return relaunch("defend", args, workers)
@@ -137,15 +150,11 @@ def run(args):
                                            source=source)
         protocol = "retrained on the training split; every score is on the test split"
     defended = workflows.copy_of(base)
-    if opt_name == "adam":    # cosine decay to 0 over the run
-        steps = len(train_x) // batch
-        schedule = nn.cosine_decay_lr(0.0, lr, steps * epochs, steps, epochs)
-        optimizer = nn.Adam(defended.trainable_params(), learning_rate=schedule)
-    else:
-        optimizer = nn.Momentum(defended.trainable_params(), learning_rate=lr, momentum=0.09)
+    recipe = train.Recipe(args.defense, opt_name, lr, batch, epochs, schedule, momentum=0.09)
+    optimizer = train.make_optimizer(defended, recipe, len(train_x) // batch)
     defense = _make_defense(args, defended, optimizer, ce)
     ckpt = _defended_ckpt(args)
-    say(f"{args.defense}: {opt_name} lr {lr}, batch {batch}" +
+    say(f"{args.defense}: {opt_name} lr {lr} ({schedule}), batch {batch}" +
         (f" ({batch // workers} on each of {workers} workers)" if workers > 1 else "") +
         f", {epochs} epochs, eps {args.eps}, on {len(train_x)} images -> {ckpt}")
     t_train = time.perf_counter()
@@ -173,9 +182,9 @@ def run(args):
     report.update(protocol=protocol, ckpt=str(args.ckpt), defended_ckpt=str(ckpt),
                   nad_seconds=train_seconds, pgd_seconds=pgd_seconds,
                   wall_seconds=time.perf_counter() - start,
-                  nad={"optimizer": opt_name, "lr": lr, "batch": batch, "epochs": epochs,
-                       "shuffle": shuffle, "replace_ratio": 0.5 if args.defense == "nad"
-                       else 1.0},
+                  nad={"optimizer": opt_name, "lr": lr, "schedule": schedule, "batch": batch,
+                       "epochs": epochs, "shuffle": shuffle,
+                       "replace_ratio": 0.5 if args.defense == "nad" else 1.0},
                   history=getattr(defense, "history", []))
     report["warnings"] = warnings(report)
     print_report(report)
