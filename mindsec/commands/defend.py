@@ -284,7 +284,7 @@ def markdown_report(r, out, x, y, adv_base, clean_probs, adv_probs):
         chart = plots.line_chart(series, out / "training_history.png", "epoch",
                                  "training-batch accuracy (%)",
                                  f"{r['defense'].upper()} training", ylim=(0, 100),
-                                 integer_x=True, legend_at="best")
+                                 integer_x=True, legend_at="lower right")
         md.section("Training").table(
             ["epoch", "loss", "samples/s"],
             [[h["epoch"], h["loss"], f"{h['samples_per_s']:,.0f}"] for h in hist])
