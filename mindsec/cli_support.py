@@ -3,6 +3,10 @@ import sys
 
 from .errors import InputError, MindsecError
 
+# the names mindsec.train knows, here so that parsing a command line imports no MindSpore
+RECIPE_NAMES = ("default", "fast", "tutorial")
+SCHEDULES = ("constant", "cosine", "cosine-step", "onecycle")
+
 
 def run_main(main, argv=None):
     """Run ``main(argv)``; a :class:`MindsecError` becomes one line on stderr and exit 2."""

@@ -30,6 +30,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from . import checkpoint, distributed
+from .cli_support import SCHEDULES
 from .batching import accuracy
 from .errors import DataError, InputError
 
@@ -79,8 +80,11 @@ def make_optimizer(network, recipe, steps_per_epoch):
     elif recipe.schedule == "onecycle":
         lr = [float(v) for v in np.interp(np.arange(1, total + 1), [0, 0.4 * total, total],
                                           [0.0, recipe.lr, 0.0])]
-    else:
+    elif recipe.schedule == "constant":
         lr = recipe.lr
+    else:
+        raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got "
+                         f"{recipe.schedule!r}")
     params = network.trainable_params()
     if recipe.optimizer == "adam":
         return nn.Adam(params, learning_rate=lr)

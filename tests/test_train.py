@@ -138,3 +138,14 @@ def test_learning_rate_schedules(schedule, first, last):
         assert (lrs[:4] == lrs[0]).all() and (lrs[8:] == lrs[8]).all()
     if schedule == "cosine-step":
         assert (np.diff(lrs) < 0).all()
+
+
+def test_command_line_names_are_the_librarys_and_a_typo_is_refused():
+    from mindsec.cli_support import RECIPE_NAMES, SCHEDULES
+    assert RECIPE_NAMES == tuple(train.RECIPES)
+    assert {train.RECIPES[name].schedule for name in RECIPE_NAMES} <= set(SCHEDULES)
+    for schedule in SCHEDULES:
+        assert _learning_rates(schedule).size >= 1
+    with pytest.raises(InputError, match="schedule must be one of constant, cosine, "
+                                         "cosine-step, onecycle, got 'cosine_step'"):
+        _learning_rates("cosine_step")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli_support import add_data_arguments, add_device_argument, check_positive
+from ..cli_support import (RECIPE_NAMES, add_data_arguments, add_device_argument,
+                           check_positive)
 
 ATTACKS = ("fgsm", "pgd", "bim", "mim")
 CURVE_IMAGES = 1000     # images of the iterative attacks' eps curve
@@ -31,7 +32,7 @@ def add_arguments(parser):
                         help="attack batch (default: mindsec's automatic choice)")
     parser.add_argument("--strict-loss", action="store_true",
                         help="softmax cross-entropy as MindArmour computes it (saturates)")
-    parser.add_argument("--recipe", default="default", choices=("default", "fast", "tutorial"),
+    parser.add_argument("--recipe", default="default", choices=RECIPE_NAMES,
                         help="training recipe when --ckpt is missing")
     parser.add_argument("--epochs", type=int, default=None,
                         help="training epochs when --ckpt is missing")

@@ -14,7 +14,7 @@
 import time
 from pathlib import Path
 
-from ..cli_support import add_data_arguments, add_device_argument, check_positive
+from ..cli_support import SCHEDULES, add_data_arguments, add_device_argument, check_positive
 from .relaunch import relaunch
 
 # the undefended model's recipe (mindsec.train.RECIPES, when --ckpt is missing), then the
@@ -50,8 +50,7 @@ def add_arguments(parser):
     parser.add_argument("--nad-lr", type=float, default=None)
     parser.add_argument("--nad-optimizer", choices=("adam", "momentum"), default=None,
                         help="adam (cosine-decayed) or momentum (0.09, constant: MindArmour's)")
-    parser.add_argument("--nad-schedule", choices=("constant", "cosine", "cosine-step",
-                                                    "onecycle"), default=None,
+    parser.add_argument("--nad-schedule", choices=SCHEDULES, default=None,
                         help="learning-rate schedule (mindsec.train.Recipe; default: the "
                              "setting's)")
     parser.add_argument("--nad-batch", type=int, default=None,

@@ -6,7 +6,8 @@ train.json (and, with --monitor-every, the robustness history and its figure) to
 import time
 from pathlib import Path
 
-from ..cli_support import add_data_arguments, add_device_argument, check_positive
+from ..cli_support import (RECIPE_NAMES, SCHEDULES, add_data_arguments,
+                           add_device_argument, check_positive)
 from .relaunch import relaunch
 
 
@@ -14,7 +15,7 @@ def add_arguments(parser):
     add_device_argument(parser)
     add_data_arguments(parser)
     parser.add_argument("--model", choices=("lenet5", "smallcnn"), default="lenet5")
-    parser.add_argument("--recipe", default="default", choices=("default", "fast", "tutorial"),
+    parser.add_argument("--recipe", default="default", choices=RECIPE_NAMES,
                         help="default: Adam+cosine, batch 128, 6 epochs; fast: Adam+cosine "
                              "per step, batch 32, 3 epochs; tutorial: Momentum(0.01, 0.09), "
                              "batch 32, 10 epochs")
@@ -25,7 +26,7 @@ def add_arguments(parser):
     parser.add_argument("--batch", type=int, default=None,
                         help="override the recipe's (global) batch size")
     parser.add_argument("--schedule", default=None,
-                        choices=("constant", "cosine", "cosine-step", "onecycle"),
+                        choices=SCHEDULES,
                         help="override the recipe's learning-rate schedule")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ckpt", default="runs/lenet5.ckpt",
