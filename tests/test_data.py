@@ -129,12 +129,22 @@ def test_offline_fallback_is_real_balanced_and_announced(tmp_path, monkeypatch, 
     assert (data.resolve_data_dir().root / "test" / data.FILES["test"][1]).read_bytes() == first
 
 
+def test_prepare_script_refuses_a_set_that_is_not_mnist(tmp_path, monkeypatch):
+    # the 5k subset is MNIST-format but not MNIST: its checksums do not match
+    monkeypatch.setenv(data.ENV_CACHE_DIR, str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "_default_roots", lambda: [])
+    monkeypatch.delenv(data.ENV_DATA_DIR, raising=False)
+    subset = data.resolve_data_dir(verbose=False)
+    assert subset.is_subset
+    out = tmp_path / "MNIST"
+    proc = run_script("datasets/prepare_mnist.py", "--from", subset.root, "--out", out)
+    assert proc.returncode == 1 and "does not match MNIST" in proc.stderr
+    assert not out.exists() or not any(out.rglob("*-ubyte"))
+
+
+@pytest.mark.full_mnist
 def test_prepare_script_copies_and_verifies(source, tmp_path):
     out = tmp_path / "MNIST"
-    if source.is_subset:
-        proc = run_script("datasets/prepare_mnist.py", "--from", source.root, "--out", out)
-        assert proc.returncode == 1 and "does not match MNIST" in proc.stderr
-        return
     proc = run_script("datasets/prepare_mnist.py", "--from", source.root, "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert data.validate_split(out, "train") == 60000

@@ -90,6 +90,8 @@ class PredictionAPI:
                              f"{type(inputs).__name__} {getattr(inputs, 'shape', '')}")
         if inputs.dtype != np.float32:
             raise InputError(f"queries must be float32, got {inputs.dtype}")
+        if len(inputs) == 0:
+            raise InputError(f"queries must hold at least one input, got shape {inputs.shape}")
         if not np.all(np.isfinite(inputs)):
             raise InputError("queries contain NaN or infinite values")
         if self._sample_shape is None:
@@ -110,9 +112,6 @@ class PredictionAPI:
         ``"probabilities"`` and ``"top_k"`` (zeros outside the top k), class indices (N,)
         int64 for ``"label"``."""
         self._check(inputs)
-        if len(inputs) == 0:
-            return np.zeros((0,) if self.output == "label" else (0, self._classes),
-                            np.int64 if self.output == "label" else np.float32)
         logits = predict_logits(self._network, inputs, self.batch_size).astype(np.float64)
         self.queries += len(inputs)
         self.calls += 1
@@ -136,6 +135,23 @@ class PredictionAPI:
         top = f", top_k={self.top_k}" if self.output == "top_k" else ""
         return (f"PredictionAPI(output={self.output!r}{top}{defense}, queries={self.queries}"
                 f"{'' if self.budget is None else f'/{self.budget}'})")
+
+
+def check_records(name, records, minimum=1, what="records"):
+    """``records`` (an array, or an ``(inputs, labels)`` pair) holds at least ``minimum``
+    entries; returns how many it holds."""
+    if isinstance(records, tuple):
+        if len(records) != 2:
+            raise InputError(f"{name} must be an (inputs, labels) pair, got a tuple of "
+                             f"{len(records)}")
+        if len(records[0]) != len(records[1]):
+            raise InputError(f"{name}: {len(records[0])} inputs but {len(records[1])} labels")
+        records = records[0]
+    if not hasattr(records, "__len__"):
+        raise InputError(f"{name} must be an array of {what}, got {type(records).__name__}")
+    if len(records) < minimum:
+        raise InputError(f"{name} must hold at least {minimum} {what}, got {len(records)}")
+    return len(records)
 
 
 def check_api(api):

@@ -23,7 +23,7 @@ from mindspore import nn, ops
 
 from ..attacks.base import check_number
 from ..errors import InputError
-from .api import check_api
+from .api import check_api, check_records
 
 
 class ConditionalGenerator(nn.Cell):
@@ -158,6 +158,7 @@ class C2GAttack:
                 aux_images.shape[1:] != (1, 32, 32):
             raise InputError(f"aux_images must be a float32 array (N, 1, 32, 32), got "
                              f"{getattr(aux_images, 'shape', type(aux_images).__name__)}")
+        check_records("aux_images", aux_images, what="images")
         if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
             raise InputError(f"steps must be a positive integer, got {steps!r}")
         probs = self.api.query(aux_images.astype(np.float32))

@@ -19,7 +19,7 @@ from .. import train
 from ..attacks.base import check_number
 from ..batching import predict_logits
 from ..errors import InputError
-from .api import check_api
+from .api import check_api, check_records
 
 
 @dataclass
@@ -185,13 +185,12 @@ class KnockoffExtraction:
         against the budget) and train the substitute on the answers. ``eval_data``:
         ``(x, victim_predictions)`` scored after each epoch (agreement). Returns the
         per-epoch history."""
+        n = check_records("inputs (the attacker's images)", inputs,
+                          minimum=self.recipe.batch_size,
+                          what=f"images (one batch, batch_size={self.recipe.batch_size})")
         answers = self.api.query(inputs)
         self.answers = answers
         y_idx, y_loss = self.targets(answers)
-        n = len(inputs)
-        if n < self.recipe.batch_size:
-            raise InputError(f"need at least batch_size={self.recipe.batch_size} queries, "
-                             f"got {n}")
         steps = n // self.recipe.batch_size
         optimizer = train.make_optimizer(self.substitute, self.recipe, steps)
         loss = nn.SoftmaxCrossEntropyWithLogits(sparse=self.api.output == "label",

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .. import train
 from ..errors import InputError
-from .api import PredictionAPI, check_api
+from .api import PredictionAPI, check_api, check_records
 
 SCORES = ("true_confidence", "max_confidence")
 
@@ -70,7 +70,7 @@ class ThresholdMembershipAttack:
 
     def evaluate(self, members, nonmembers):
         """``members``/``nonmembers``: ``(inputs, labels)`` pairs. Returns AUC, advantage."""
-        return membership_metrics(self.scores(*members), self.scores(*nonmembers))
+        return _evaluate(self, members, nonmembers)
 
 
 class ShadowModelMembershipAttack:
@@ -108,6 +108,10 @@ class ShadowModelMembershipAttack:
     def fit(self, inputs, labels, seed=0, log=print):
         """Train the shadow models on the attacker's ``inputs``/``labels``: each on a random
         half (its members), scored on both halves. Returns the shadows' own AUC."""
+        check_records("inputs (the shadow models' data)", inputs,
+                      minimum=2 * self.recipe.batch_size,
+                      what=f"records (each shadow trains on half, at least one batch of "
+                           f"{self.recipe.batch_size})")
         labels = _labels(labels, len(inputs))
         rng = np.random.default_rng(seed)
         feats, truth = [], []
@@ -137,4 +141,12 @@ class ShadowModelMembershipAttack:
         return self.classifier.predict_proba(feats)[:, 1]
 
     def evaluate(self, members, nonmembers):
-        return membership_metrics(self.scores(*members), self.scores(*nonmembers))
+        """``members``/``nonmembers``: ``(inputs, labels)`` pairs. Returns AUC, advantage."""
+        return _evaluate(self, members, nonmembers)
+
+
+def _evaluate(attack, members, nonmembers):
+    """Both sets checked before the API answers either (a one-sided AUC is undefined)."""
+    for name, records in (("members", members), ("nonmembers", nonmembers)):
+        check_records(name, records)
+    return membership_metrics(attack.scores(*members), attack.scores(*nonmembers))
