@@ -27,14 +27,14 @@ from mindspore.train import Model
 
 from mindsec import context, data, workflows
 from mindsec.batching import accuracy
-from mindsec.cli_support import (add_data_arguments, check_positive, data_source, run_main,
-                                  write_json)
+from mindsec.cli_support import (add_data_arguments, add_device_argument, check_positive,
+                                 data_source, run_main, write_json)
 from mindsec.models import LeNet5
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    context.add_device_argument(parser)
+    add_device_argument(parser)
     add_data_arguments(parser)
     parser.add_argument("--epochs", type=int, default=10, help="training epochs (10)")
     parser.add_argument("--nad-epochs", type=int, default=10, help="NAD epochs (10)")

@@ -26,14 +26,14 @@ import mindspore as ms
 from mindspore import nn
 
 from mindsec import checkpoint, context, data, distributed, train
-from mindsec.attacks import ProjectedGradientDescent
-from mindsec.attacks.base import check_number
+from mindsec.checks import check_number
 from mindsec.batching import accuracy
-from mindsec.cli_support import (add_data_arguments, check_positive, data_source, per_worker,
-                                  run_main, write_json)
+from mindsec.cli_support import (add_data_arguments, add_device_argument, check_positive,
+                                 data_source, per_worker, run_main, write_json)
 from mindsec.defenses import (FastAdversarialDefense, NaturalAdversarialDefense,
                               ProjectedAdversarialDefense)
 from mindsec.errors import InputError
+from mindsec.evaluations import protocols
 from mindsec.models import MODELS
 
 HOLDOUT = 1000
@@ -41,7 +41,7 @@ HOLDOUT = 1000
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    context.add_device_argument(parser)
+    add_device_argument(parser)
     add_data_arguments(parser)
     parser.add_argument("--defense", choices=("fast", "pgd", "nad"), default="fast")
     parser.add_argument("--model", choices=sorted(MODELS), default="smallcnn")
@@ -113,8 +113,7 @@ def main(argv=None):
         return 0
     checkpoint.load_into(net, out)     # the final (or, after early stopping, best) weights
     net.set_train(False)
-    pgd = ProjectedGradientDescent(net, eps=args.eps, eps_iter=args.eps / 8, nb_iter=20,
-                                   loss_fn=loss, seed=args.seed)
+    pgd = protocols.pgd("pgd20", net, args.eps, loss_fn=loss, seed=args.seed)
     result = {"defense": args.defense, "model": args.model, "data": source.name,
               "epochs": epochs, "train_seconds": round(seconds, 1),
               "stopped_after": getattr(defense, "stopped_after", None),

@@ -19,8 +19,8 @@ import mindspore as ms
 
 from mindsec import context, data, train
 from mindsec.batching import accuracy
-from mindsec.cli_support import (add_data_arguments, check_positive, data_source,
-                                  positive_ints, run_main, write_report)
+from mindsec.cli_support import (add_data_arguments, add_device_argument, check_positive,
+                                 data_source, positive_ints, run_main, write_report)
 from mindsec.errors import InputError
 from mindsec.models import LeNet5
 from mindsec.plots import line_chart
@@ -29,7 +29,7 @@ from mindsec.privacy import PredictionAPI, ShadowModelMembershipAttack, Threshol
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    context.add_device_argument(parser)
+    add_device_argument(parser)
     add_data_arguments(parser)
     parser.add_argument("--members", type=int, default=2000,
                         help="training records of each victim (default %(default)s)")

@@ -25,11 +25,12 @@ import mindspore as ms
 from mindspore import nn
 
 from mindsec import context, data, train, workflows
-from mindsec.attacks import FastGradientSignMethod, ProjectedGradientDescent
+from mindsec.attacks import FastGradientSignMethod
 from mindsec.batching import predict_logits
-from mindsec.cli_support import (add_data_arguments, check_positive, data_source,
-                                  positive_ints, run_main, write_report)
+from mindsec.cli_support import (add_data_arguments, add_device_argument, check_positive,
+                                 data_source, positive_ints, run_main, write_report)
 from mindsec.errors import DataError, InputError
+from mindsec.evaluations import protocols
 from mindsec.models import LeNet5
 from mindsec.plots import line_chart
 from mindsec.privacy import (EquationSolvingExtraction, KnockoffExtraction, PredictionAPI,
@@ -41,7 +42,7 @@ DEFAULT_BUDGETS = "1000,5000,20000"
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    context.add_device_argument(parser)
+    add_device_argument(parser)
     add_data_arguments(parser)
     parser.add_argument("--victim-ckpt", default="runs/privacy/victim_lenet5.ckpt",
                         help="victim LeNet5 (trained on the first half of the training "
@@ -129,8 +130,8 @@ def transfer(victim, substitute, x, y, seed):
     x, y = x[right], y[right]
     out = {"images": int(right.sum())}
     for name, make in (("fgsm", lambda net: FastGradientSignMethod(net, eps=0.3, loss_fn=ce)),
-                       ("pgd", lambda net: ProjectedGradientDescent(
-                           net, eps=0.3, eps_iter=0.01, nb_iter=40, loss_fn=ce, seed=seed))):
+                       ("pgd", lambda net: protocols.pgd("pgd40", net, 0.3, loss_fn=ce,
+                                                         seed=seed))):
         for source, net in (("substitute", substitute), ("white_box", victim)):
             adv = make(net).batch_generate(x, y)
             out[f"{name}_{source}"] = float(np.mean(predict_logits(victim, adv).argmax(1) != y))

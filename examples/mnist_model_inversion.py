@@ -26,8 +26,8 @@ import numpy as np
 
 from mindsec import context, data, workflows
 from mindsec.batching import predict_logits
-from mindsec.cli_support import (add_data_arguments, check_positive, data_source, run_main,
-                                  write_json)
+from mindsec.cli_support import (add_data_arguments, add_device_argument, check_positive,
+                                 data_source, run_main, write_json)
 from mindsec.errors import DataError
 from mindsec.plots import image_rows
 from mindsec.privacy import C2GAttack, MIFace, PredictionAPI
@@ -35,7 +35,7 @@ from mindsec.privacy import C2GAttack, MIFace, PredictionAPI
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    context.add_device_argument(parser)
+    add_device_argument(parser)
     add_data_arguments(parser)
     parser.add_argument("--victim-ckpt", default="runs/privacy/victim_lenet5.ckpt",
                         help="target LeNet5 (trained on the first half of the training "

@@ -15,11 +15,12 @@ from mindspore import nn
 from mindspore.train import Callback
 
 from . import checkpoint, distributed
-from .attacks import FastGradientSignMethod, ProjectedGradientDescent
-from .attacks.base import check_number
+from .atomic import write_json
+from .attacks import FastGradientSignMethod
+from .checks import check_number
 from .batching import accuracy
-from .cli_support import write_json
 from .errors import InputError
+from .evaluations.protocols import PGDProtocol
 
 
 class RobustnessMonitor(Callback):
@@ -30,8 +31,8 @@ class RobustnessMonitor(Callback):
         x, y (np.ndarray): the fixed validation slice (float32 images, class indices).
         eps (float): attack budget, fraction of the [0, 1] range. Default 0.3.
         every (int): measure every ``every`` epochs. Default 1.
-        pgd_steps (int): PGD iterations (step 2.5 eps / steps, random start); 0 measures
-            FGSM only. Default 10.
+        pgd_steps (int): PGD iterations (step 2.5 eps / steps, random start: the pgd10
+            protocol at the default); 0 measures FGSM only. Default 10.
         history (str): JSON file the records are appended to (rewritten atomically), or
             ``None``.
         best_ckpt (str): where the weights with the best robust accuracy are kept, or None.
@@ -67,10 +68,9 @@ class RobustnessMonitor(Callback):
         self.every, self.history, self.best_ckpt, self.log = every, history, best_ckpt, log
         loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
         self.attacks = {"fgsm": FastGradientSignMethod(network, eps=eps, loss_fn=loss)}
-        if pgd_steps:
-            self.attacks["pgd"] = ProjectedGradientDescent(
-                network, eps=eps, eps_iter=2.5 * eps / pgd_steps, nb_iter=pgd_steps,
-                loss_fn=loss, seed=seed)
+        if pgd_steps:     # the pgd10 protocol at the default 10 steps
+            self.attacks["pgd"] = PGDProtocol(f"pgd{pgd_steps}", pgd_steps, 2.5, pgd_steps) \
+                .attack(network, eps, loss_fn=loss, seed=seed)
         self.robust_key = "pgd_acc" if pgd_steps else "fgsm_acc"
         self.records = []
         self.best = None

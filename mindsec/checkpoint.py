@@ -4,11 +4,11 @@ A checkpoint is written to a temporary file in the same directory, flushed, then
 over the target, so a run killed at any moment leaves either the previous checkpoint or
 the new one, never a half-written file.
 """
-import os
 from pathlib import Path
 
 import mindspore as ms
 
+from .atomic import atomic_path
 from .errors import DataError
 
 _META_PREFIX = "mindsec_"
@@ -21,17 +21,9 @@ def save(cell, path, **meta):
     :func:`load`.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.ckpt")   # MindSpore wants .ckpt
-    try:
+    with atomic_path(path) as tmp:         # a .ckpt name, as MindSpore wants
         ms.save_checkpoint(cell, str(tmp),
                            append_dict={_META_PREFIX + k: v for k, v in meta.items()})
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return path
 
 

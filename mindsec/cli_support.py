@@ -1,11 +1,10 @@
 """Shared plumbing for the example scripts and the ``mindsec`` command."""
 import sys
 
+from .atomic import write_json  # noqa: F401  (the commands' JSON)
 from .errors import InputError, MindsecError
 
-# the names mindsec.train knows, here so that parsing a command line imports no MindSpore
-RECIPE_NAMES = ("default", "fast", "tutorial")
-SCHEDULES = ("constant", "cosine", "cosine-step", "onecycle")
+from .recipes import RECIPE_NAMES, SCHEDULES  # noqa: F401  (the commands' choices)
 
 
 def run_main(main, argv=None):
@@ -68,24 +67,6 @@ def positive_ints(option, text):
     if not values or values[0] <= 0:
         raise InputError(f"{option} must be positive integers, got {text!r}")
     return values
-
-
-def write_json(path, data):
-    """Write ``data`` as indented JSON to ``path`` (parents created), atomically: a killed
-    run leaves the previous file or none, never half of one. Returns the path."""
-    import json  # pylint: disable=import-outside-toplevel
-    import os  # pylint: disable=import-outside-toplevel
-    from pathlib import Path  # pylint: disable=import-outside-toplevel
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def parse_eps_list(option, text, high=1.0):

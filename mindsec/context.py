@@ -10,7 +10,6 @@ raises :class:`~mindsec.errors.DeviceError` with one line naming the available t
 """
 import mindspore as ms
 
-from .cli_support import add_device_argument  # noqa: F401  (the scripts' --device/--mode)
 from .errors import DeviceError, InputError
 
 TARGETS = ("Ascend", "GPU", "CPU")            # "auto" picks the first available, in order

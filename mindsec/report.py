@@ -8,8 +8,9 @@
 Figures are referred to by paths relative to the report, so a report directory can be
 moved or zipped whole.
 """
-import os
 from pathlib import Path
+
+from .atomic import write_text
 
 
 def _cell(value):
@@ -58,13 +59,5 @@ class Markdown:
 
     def write(self, path):
         """Write the report to ``path`` atomically (parents created). Returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            tmp.write_text(self.text(), encoding="utf-8")
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_text(path, self.text())
         return path

@@ -1,16 +1,7 @@
-"""Training: recipes, one compiled train step, per-epoch progress, atomic resumable checkpoints.
+"""Training: one compiled train step, per-epoch progress, atomic resumable checkpoints.
 
-Three recipes ship:
-
-* ``default`` — Adam, batch 128, cosine learning-rate decay from 2e-3 (MindSpore's
-  ``cosine_decay_lr``, one value per epoch), 6 epochs: reaches the tutorial's 98.9% on full
-  MNIST in less wall time than the tutorial's recipe.
-* ``fast`` — Adam, batch 32, a per-step cosine from 2e-3 to 0, 3 epochs: a little more
-  accuracy in half the epochs (the undefended model of the ``--full`` NAD flow).
-* ``tutorial`` — MindArmour's NAD tutorial: Momentum(lr=0.01, momentum=0.09), batch 32,
-  10 epochs, constant learning rate.
-
-``docs/results.md`` has the measurements.
+The recipes (optimizer, learning rate and schedule, batch, epochs) are data in
+:mod:`mindsec.recipes`; :func:`make_optimizer` turns one into a MindSpore optimizer.
 
 The train step is a ``nn.Cell`` (forward, loss, weight gradients, optimizer update, and the
 batch's correct-prediction count) called in the process's execution mode; in GRAPH mode it
@@ -22,7 +13,7 @@ seed and finished epoch; each epoch's shuffle is derived from ``(seed, epoch)``,
 resumed from a checkpoint continues exactly where the killed run would have gone.
 """
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,44 +21,9 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from . import checkpoint, distributed
-from .cli_support import SCHEDULES
 from .batching import accuracy
 from .errors import DataError, InputError
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How to train: optimizer, learning rate and its schedule, batch size, epochs."""
-    name: str
-    optimizer: str          # "adam" or "momentum"
-    lr: float
-    batch_size: int
-    epochs: int
-    # "constant"; "cosine": MindSpore's cosine_decay_lr, one value per epoch, from lr down
-    # to lr * (1 - cos(pi / epochs)) / 2 in the last epoch; "cosine-step": a cosine from lr
-    # to 0 over every step; "onecycle": a triangle 0 -> lr (at 40%) -> 0, per step
-    schedule: str = "constant"
-    momentum: float = 0.9
-
-    def with_epochs(self, epochs):
-        return self if epochs is None else replace(self, epochs=int(epochs))
-
-
-RECIPES = {
-    "default": Recipe("default", "adam", lr=2e-3, batch_size=128, epochs=6, schedule="cosine"),
-    "fast": Recipe("fast", "adam", lr=2e-3, batch_size=32, epochs=3, schedule="cosine-step"),
-    "tutorial": Recipe("tutorial", "momentum", lr=0.01, batch_size=32, epochs=10,
-                       momentum=0.09),
-}
-
-
-def get_recipe(name, epochs=None):
-    if name not in RECIPES:
-        raise InputError(f"recipe must be one of {', '.join(RECIPES)}, got {name!r}")
-    recipe = RECIPES[name].with_epochs(epochs)
-    if recipe.epochs <= 0:
-        raise InputError(f"epochs must be a positive integer, got {recipe.epochs}")
-    return recipe
+from .recipes import RECIPES, SCHEDULES, Recipe, get_recipe, recipe_dict  # noqa: F401
 
 
 def make_optimizer(network, recipe, steps_per_epoch):
@@ -308,5 +264,3 @@ def format_record(record, epochs):
     return line
 
 
-def recipe_dict(recipe):
-    return asdict(recipe)

@@ -80,11 +80,12 @@ def test_weights_saved_under_prefixed_names_load_into_a_fresh_network(tmp_path):
 
 
 def test_reports_are_written_atomically(tmp_path, monkeypatch):
-    """write_json replaces the old report in one step: a failure while writing leaves the
-    previous file intact and no temporary file behind."""
+    """write_json (mindsec.atomic, which every writer uses) replaces the old report in one
+    step: a failure while writing leaves the previous file intact and no temporary file
+    behind."""
     import json  # pylint: disable=import-outside-toplevel
     import os  # pylint: disable=import-outside-toplevel
-    from mindsec.cli_support import write_json  # pylint: disable=import-outside-toplevel
+    from mindsec.atomic import write_json  # pylint: disable=import-outside-toplevel
     path = write_json(tmp_path / "deep" / "report.json", {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
 

@@ -4,9 +4,15 @@ Single-step gradient attacks (:mod:`mindsec.attacks.gradient`): ``FastGradientMe
 ``FastGradientSignMethod``, ``RandomFastGradientMethod``, ``RandomFastGradientSignMethod``,
 ``LeastLikelyClassMethod``, ``RandomLeastLikelyClassMethod``. Iterative
 (:mod:`mindsec.attacks.iterative`): ``BasicIterativeMethod``, ``ProjectedGradientDescent``,
-``MomentumIterativeMethod``. Minimal perturbation: ``DeepFool``.
+``MomentumIterativeMethod``. Minimal perturbation: ``DeepFool``. Black-box:
+``TransferAttack``.
+
+Every attack is configuration around one compiled ascent step
+(:mod:`mindsec.attacks.core`) and one norm object (:mod:`mindsec.attacks.norms`: ``LINF``,
+``L2``, ``L1``), and describes itself through read-only properties (``kind``, ``norm``,
+``eps``, ``bounds``, ``targeted``, ``label_source``, ``model``, ``sweepable``, ``label``).
 """
-from .base import DEFAULT_BATCH_SIZE, Attack, auto_batch_size
+from .base import DEFAULT_BATCH_SIZE, Attack, AttackKind, LabelSource, auto_batch_size
 from .gradient import (FastGradientMethod, FastGradientSignMethod, GradientMethod,
                        LeastLikelyClassMethod, RandomFastGradientMethod,
                        RandomFastGradientSignMethod, RandomLeastLikelyClassMethod, SweepResult)
@@ -15,8 +21,10 @@ from .iterative import (BasicIterativeMethod, IterativeGradientMethod,
                         MomentumIterativeMethod, ProjectedGradientDescent)
 from .transfer import TransferAttack
 from .losses import StableSoftmaxCrossEntropy, log_odds
+from .norms import L1, L2, LINF, Norm, get_norm
 
-__all__ = ["Attack", "DEFAULT_BATCH_SIZE", "auto_batch_size", "GradientMethod",
+__all__ = ["Attack", "AttackKind", "LabelSource", "Norm", "LINF", "L2", "L1", "get_norm",
+           "DEFAULT_BATCH_SIZE", "auto_batch_size", "GradientMethod",
            "FastGradientMethod",
            "FastGradientSignMethod", "RandomFastGradientMethod",
            "RandomFastGradientSignMethod", "LeastLikelyClassMethod",

@@ -1,17 +1,23 @@
-"""What every attack shares: argument checks, label conversion, fixed-shape batching.
+"""What every attack shares: its public description, label conversion, fixed-shape batching.
 
 An attack subclass builds one compiled ``nn.Cell`` (``self._step``) mapping a batch
 ``(x, y)`` to ``(x_adv, n_saturated)`` on the device; this class feeds it numpy batches of
 one fixed size (padding the ragged last batch), so a graph compiles once per
 (model, batch shape), and converts at the edges only.
+
+Every attack describes itself through read-only properties — ``kind``, ``norm``, ``eps``,
+``bounds``, ``targeted``, ``label_source``, ``model``, ``sweepable``, ``label`` — and the
+evaluation runner, the defenses and the reports read only those.
 """
-import numbers
+from enum import Enum
 
 import numpy as np
 import mindspore as ms
 from mindspore import nn
 
 from ..batching import num_classes, pad_to, padded_batches, predict_logits
+from ..checks import (check_batch_size, check_bounds, check_inputs, check_number,
+                      to_class_indices)
 from ..errors import InputError
 
 DEFAULT_BATCH_SIZE = None  # auto: see auto_batch_size (MindArmour's default is 64)
@@ -30,100 +36,27 @@ def auto_batch_size(sample_shape, budget=_AUTO_BATCH_BYTES, share=1):
     return int(min(max(size, _AUTO_BATCH_RANGE[0]), _AUTO_BATCH_RANGE[1]))
 
 
-# ----------------------------------------------------------------------------- checks
-def check_number(name, value, low=None, high=None, low_open=True, allow_none=False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise InputError(f"{name} must be a finite number, got {value!r}")
-    value = float(value)
-    if low is not None and (value < low or (low_open and value == low)):
-        raise InputError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
-    if high is not None and value > high:
-        raise InputError(f"{name} must be <= {high}, got {value}")
-    return value
+class AttackKind(str, Enum):
+    """What an attack is, for the order of a cascade and the sanity checks (a ``str``, so
+    it reads and serialises as its value)."""
+    ITERATIVE = "iterative"        # white-box, many gradient steps
+    MINIMAL = "minimal"            # white-box, the smallest perturbation that flips (DeepFool)
+    SINGLE_STEP = "single-step"    # white-box, one gradient step (FGSM family)
+    TRANSFER = "transfer"          # black-box: made on a surrogate, replayed
+
+    def __str__(self):
+        return self.value
 
 
-def check_bounds(bounds):
-    """``None`` or a (min, max) pair of finite numbers with min < max."""
-    if bounds is None:
-        return None
-    if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
-        raise InputError(f"bounds must be a (min, max) pair, got {bounds!r}")
-    low = check_number("bounds[0]", bounds[0])
-    high = check_number("bounds[1]", bounds[1])
-    if low >= high:
-        raise InputError(f"bounds must satisfy min < max, got {tuple(bounds)}")
-    return low, high
+class LabelSource(str, Enum):
+    """What an attack attacks when called with ``labels=None``."""
+    PREDICTED = "predicted"        # the model's own predictions (no label leaking)
+    LEAST_LIKELY = "least-likely"  # targets: the model's least-likely classes
+    REQUIRED = "required"          # labels must be given (targeted, or a network that
+                                   # returns its loss)
 
-
-def check_inputs(inputs, bounds, name="inputs"):
-    """A float32 numpy array (N, ...) with finite values inside ``bounds``."""
-    if isinstance(inputs, ms.Tensor):
-        inputs = inputs.asnumpy()
-    if not isinstance(inputs, np.ndarray):
-        raise InputError(f"{name} must be a numpy array or Tensor, got {type(inputs).__name__}")
-    if not np.issubdtype(inputs.dtype, np.floating):
-        raise InputError(f"{name} must be a float array (scaled to bounds), got dtype "
-                         f"{inputs.dtype}")
-    if inputs.ndim < 2 or inputs.shape[0] == 0:
-        raise InputError(f"{name} must have shape (N, ...) with N >= 1, got {inputs.shape}")
-    inputs = np.ascontiguousarray(inputs, dtype=np.float32)
-    low, high = float(inputs.min()), float(inputs.max())   # NaN and Inf reach min or max
-    if not (np.isfinite(low) and np.isfinite(high)):
-        raise InputError(f"{name} contains NaN or Inf")
-    if bounds is not None:
-        if low < bounds[0] - 1e-6 or high > bounds[1] + 1e-6:
-            raise InputError(f"{name} span [{low:g}, {high:g}], outside bounds {bounds}; "
-                             f"pass the bounds of your data")
-    return inputs
-
-
-def to_class_indices(labels, n, num_classes=None, name="labels"):
-    """Class indices (int32 (N,)) from class indices or one-hot rows (N, K)."""
-    if isinstance(labels, ms.Tensor):
-        labels = labels.asnumpy()
-    labels = np.asarray(labels)
-    if labels.ndim == 2:
-        if not np.issubdtype(labels.dtype, np.number) or not np.isfinite(labels).all():
-            raise InputError(f"{name}: one-hot rows must be finite numbers")
-        if num_classes is not None and labels.shape[1] != num_classes:
-            raise InputError(f"{name}: one-hot width {labels.shape[1]} does not match the "
-                             f"network's {num_classes} outputs")
-        is_one_hot = np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all()
-        if not is_one_hot:
-            raise InputError(f"{name}: 2-D labels must be one-hot rows (a single 1 per row)")
-        labels = labels.argmax(axis=1)
-    elif labels.ndim != 1:
-        raise InputError(f"{name} must be class indices (N,) or one-hot (N, K), got shape "
-                         f"{labels.shape}")
-    elif not np.issubdtype(labels.dtype, np.integer):
-        if not (np.issubdtype(labels.dtype, np.floating) and np.isfinite(labels).all()
-                and (labels == np.round(labels)).all()):
-            raise InputError(f"{name}: class indices must be integers, got dtype "
-                             f"{labels.dtype}")
-    if labels.shape[0] != n:
-        raise InputError(f"{name} has {labels.shape[0]} entries for {n} inputs")
-    labels = labels.astype(np.int32)
-    top = num_classes if num_classes is not None else np.inf
-    if labels.size and (labels.min() < 0 or labels.max() >= top):
-        raise InputError(f"{name}: class indices must lie in [0, {num_classes}), got "
-                         f"[{labels.min()}, {labels.max()}]")
-    return labels
-
-
-def check_count(name, value, low=1):
-    """An integer ``>= low`` (iterations, restarts, classes)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size <= 0:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
+    def __str__(self):
+        return self.value
 
 
 # ----------------------------------------------------------------------------- base class
@@ -142,17 +75,82 @@ class Attack:
     where the network's output is not logits.
     """
 
+    kind = None                  # an AttackKind, set by each family
+    short_name = None            # "FGSM", "PGD", ...: the start of :attr:`label`
+    _labels_none = LabelSource.PREDICTED     # what labels=None means, where it can
+    _norm = None                 # a mindsec.attacks.norms.Norm, where the budget has one
+
     def __init__(self, network, bounds):
         if not isinstance(network, nn.Cell):
             raise InputError(f"network must be a mindspore.nn.Cell, got "
                              f"{type(network).__name__}")
         self._network = network
         self._bounds = check_bounds(bounds)
+        self._eps = None
+        self._is_targeted = False
         self._step = None
         self._label_mode = "index"
         self._num_classes = None
         self._logits_net = None      # the network that returns logits, where known
+        self.name = None             # a label for reports; default :attr:`label`
         self.stats = {"samples": 0, "saturated": None}
+
+    # -- what the attack is (read-only) -------------------------------------------------
+    @property
+    def network(self):
+        """The network the attack was built on (logits, or its loss with loss_fn=None)."""
+        return self._network
+
+    @property
+    def model(self):
+        """The network that returns logits and whose decisions the attack flips (the model
+        it judges); None where the network returns its loss."""
+        return self._logits_net
+
+    @property
+    def bounds(self):
+        """``(min, max)`` of the data, or None (no clipping; budgets in data units)."""
+        return self._bounds
+
+    @property
+    def norm(self):
+        """The :class:`~mindsec.attacks.norms.Norm` the budget is measured in (None for a
+        minimal attack, whose perturbation has no budget)."""
+        return self._norm
+
+    @property
+    def eps(self):
+        """The budget as a fraction of the data range (None for a minimal attack)."""
+        return self._eps
+
+    @property
+    def targeted(self):
+        """Whether the labels are targets."""
+        return self._is_targeted
+
+    @property
+    def label_source(self):
+        """What ``labels=None`` attacks (a :class:`LabelSource`)."""
+        if self._logits_net is None or \
+                (self._is_targeted and self._labels_none is LabelSource.PREDICTED):
+            return LabelSource.REQUIRED
+        return self._labels_none
+
+    @property
+    def sweepable(self):
+        """Whether :meth:`sweep` answers many eps from one gradient."""
+        return False
+
+    @property
+    def label(self):
+        """A short label for reports: ``name`` if set, else e.g. ``"FGSM"``."""
+        return self.name or self.short_name or type(self).__name__
+
+    def _checked_eps(self, eps):
+        """``eps`` in (0, 1] for an Linf budget on bounded data, else > 0."""
+        linf = self._norm is not None and self._norm.name == "linf" and \
+            self._bounds is not None
+        return check_number("eps", eps, low=0.0, high=1.0 if linf else None)
 
     # -- subclass hooks ------------------------------------------------------------------
     def _prepare_labels(self, labels, inputs):
@@ -205,7 +203,7 @@ class Attack:
         untargeted attack uses when given ``labels=None``."""
         if self._logits_net is None:
             raise InputError("labels=None needs a network that returns logits and a loss_fn")
-        if getattr(self, "_is_targeted", False):
+        if self._is_targeted:
             raise InputError("labels=None is for untargeted attacks; a targeted attack needs "
                              "its target labels")
         inputs = check_inputs(inputs, self._bounds)

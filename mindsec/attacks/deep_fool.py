@@ -21,9 +21,11 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..checks import check_count, check_flag, check_number
 from ..errors import InputError
-from .base import Attack, check_bounds, check_count, check_number
-from .gradient import check_flag, check_norm_level
+from .base import Attack, AttackKind
+from .core import Box
+from .norms import L2, get_norm
 
 _CHECK_EVERY = 5     # iterations between reads of the "all done" flag
 
@@ -52,10 +54,9 @@ class _DeepFoolStep(nn.Cell):
         self.gap = _LogitGap(network)
         self.gap_grad = ops.grad(self.gap, grad_position=0)
         self.n_cand = n_cand
-        self.norm = norm
+        self.l2 = norm is L2              # else Linf: the dual norm of the step is L1
         self.overshoot = overshoot
-        self.has_bounds = bounds is not None
-        self.low, self.high = bounds if bounds is not None else (0.0, 1.0)
+        self.box = Box(bounds)
 
     @ms.jit
     def construct(self, x_t, x, r_tot, y, cand, active):
@@ -69,7 +70,7 @@ class _DeepFoolStep(nn.Cell):
             k = cand[:, c]
             w = self.gap_grad(x_t, k, y).reshape(n, -1)
             f = ops.abs(ops.gather_elements(z, 1, k.reshape(-1, 1)).squeeze(-1) - zy)
-            if self.norm == 2:
+            if self.l2:
                 size = ops.sqrt((w * w).sum(axis=1))
                 dist = f / (size + 1e-12)
                 cand_step = ((f + 1e-4) / (size * size + 1e-12)).reshape(-1, 1) * w
@@ -82,9 +83,7 @@ class _DeepFoolStep(nn.Cell):
             step = ops.select(closer.reshape(-1, 1).broadcast_to(cand_step.shape),
                               cand_step, step.reshape(n, -1)).reshape(x.shape)
         r_tot = r_tot + active.reshape((-1,) + (1,) * (x.ndim - 1)) * step
-        x_new = x + (1.0 + self.overshoot) * r_tot
-        if self.has_bounds:
-            x_new = ops.clamp(x_new, self.low, self.high)
+        x_new = self.box.clip(x + (1.0 + self.overshoot) * r_tot)
         return x_new, r_tot, active
 
 
@@ -105,7 +104,8 @@ class DeepFool(Attack):
             are far); default ``min(10, num_classes) - 1``.
     """
 
-    kind = "minimal"
+    kind = AttackKind.MINIMAL
+    short_name = "DeepFool"
 
     def __init__(self, network, num_classes, model_type="classification", reserve_ratio=0.3,
                  max_iters=50, overshoot=0.02, norm_level=2, bounds=None, sparse=True, *,
@@ -119,16 +119,13 @@ class DeepFool(Attack):
         check_flag("sparse", sparse)
         self._max_iters = check_count("max_iters", max_iters)
         self._overshoot = check_number("overshoot", overshoot, low=0.0, low_open=False)
-        norm = check_norm_level(norm_level)
-        if norm == 1:
-            raise InputError("norm_level must be 2 or np.inf for DeepFool, got 1")
+        norm = get_norm(norm_level, allowed=("l2", "linf"), owner="DeepFool")
         self._norm = norm
-        self.norm = norm
         n_cand = 9 if candidates is None else check_count("candidates", candidates)
         self._n_cand = min(n_cand, self._num_classes - 1)
         self._logits_net = network
         self._step = _DeepFoolStep(network, self._n_cand, norm, self._overshoot,
-                                   check_bounds(bounds))
+                                   self._bounds)
 
     def _candidates(self, x, y):
         """The ``n_cand`` classes of highest clean logit other than ``y`` (B, C)."""

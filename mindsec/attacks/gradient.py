@@ -25,196 +25,57 @@ from dataclasses import dataclass
 
 import numpy as np
 import mindspore as ms
-from mindspore import nn, ops
 
 from ..batching import predict_logits
+from ..checks import (check_batch_size, check_flag, check_inputs, check_number, check_seed,
+                      to_class_indices)
 from ..errors import InputError
-from .base import (DEFAULT_BATCH_SIZE, Attack, auto_batch_size, check_batch_size,
-                   check_inputs, check_number, to_class_indices)
-from .losses import log_odds, saturated
-
-_NORMS = {1: 1, "1": 1, "l1": 1, 2: 2, "2": 2, "l2": 2,
-          np.inf: "inf", "inf": "inf", "np.inf": "inf", "linf": "inf"}
+from .base import DEFAULT_BATCH_SIZE, Attack, AttackKind, LabelSource, auto_batch_size
+from .core import AscentStep
+from .losses import build_loss
+from .norms import LINF, get_norm
 
 
-def check_norm_level(norm_level):
-    key = norm_level.lower() if isinstance(norm_level, str) else norm_level
-    try:
-        return _NORMS[key]
-    except (KeyError, TypeError):
-        raise InputError(f"norm_level must be 1, 2 or np.inf (or 'l1', 'l2', 'linf'), got "
-                         f"{norm_level!r}") from None
+class _SingleStep(AscentStep):
+    """(x, y, valid, noise) -> (x_adv, #saturated): the whole attack on the device, one
+    ascent step from ``x`` whose step is the budget (no projection needed). ``noise``
+    holds the random signs (random variants; otherwise unused)."""
 
-
-def _is_softmax_ce(loss_fn):
-    """Whether ``loss_fn`` is plain softmax cross-entropy on logits (any reduction)."""
-    if isinstance(loss_fn, nn.SoftmaxCrossEntropyWithLogits):
-        return True
-    if isinstance(loss_fn, nn.CrossEntropyLoss):
-        return getattr(loss_fn, "weight", None) is None and \
-            not getattr(loss_fn, "label_smoothing", 0.0)
-    return False
-
-
-# ----------------------------------------------------------------------------- loss cells
-class _LogOddsLoss(nn.Cell):
-    """(x, y, valid) -> (sum of other-class log-odds, #saturated valid rows)."""
-
-    def __init__(self, network):
-        super().__init__(auto_prefix=False)
-        self.network = network
-
-    def construct(self, x, y, valid):
-        logits = self.network(x)
-        n_sat = (saturated(logits, y).astype(ms.float32) * valid).sum()
-        return log_odds(logits, y).sum(), n_sat
-
-
-class _UserLoss(nn.Cell):
-    """MindArmour's setting: ``loss_fn(network(x), y)`` as given."""
-
-    def __init__(self, network, loss_fn, onehot_labels, count):
-        super().__init__(auto_prefix=False)
-        self.network = network
-        self.loss_fn = loss_fn
-        self.onehot_labels = onehot_labels
-        self.count = count
-        self.unknown = ms.Tensor(-1.0, ms.float32)
-
-    def construct(self, x, y, valid):
-        logits = self.network(x)
-        loss = self.loss_fn(logits, y)
-        if self.count:
-            idx = y.argmax(axis=1).astype(ms.int32) if self.onehot_labels else y
-            n_sat = (saturated(logits, idx).astype(ms.float32) * valid).sum()
-        else:
-            n_sat = self.unknown
-        return loss, n_sat
-
-
-class _NetworkIsLoss(nn.Cell):
-    """``loss_fn=None``: the network maps (x, y) to its loss."""
-
-    def __init__(self, network):
-        super().__init__(auto_prefix=False)
-        self.network = network
-
-        self.unknown = ms.Tensor(-1.0, ms.float32)
-
-    def construct(self, x, y, valid):
-        return self.network(x, y), self.unknown
-
-
-def check_flag(name, value):
-    if not isinstance(value, bool):
-        raise InputError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def check_seed(seed):
-    """``seed`` as an int; None draws one from ``np.random`` (MindArmour's source)."""
-    if seed is None:
-        return int(np.random.randint(0, 2**31 - 1))
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return int(seed)
-
-
-def build_loss(network, loss_fn, stable_loss):
-    """``(logits network or None, loss cell (x, y, valid) -> (loss, #saturated), label
-    mode)`` for an attack on ``network`` with ``loss_fn`` (see :class:`GradientMethod`)."""
-    check_flag("stable_loss", stable_loss)
-    if loss_fn is not None and not isinstance(loss_fn, nn.Cell):
-        raise InputError(f"loss_fn must be a mindspore.nn.Cell or None, got "
-                         f"{type(loss_fn).__name__}")
-    if loss_fn is None and isinstance(network, nn.WithLossCell) and stable_loss \
-            and _is_softmax_ce(network._loss_fn):      # pylint: disable=protected-access
-        loss_fn, network = network._loss_fn, network._backbone  # pylint: disable=protected-access
-    if loss_fn is None:
-        return None, _NetworkIsLoss(network), "asis"
-    if stable_loss and _is_softmax_ce(loss_fn):
-        return network, _LogOddsLoss(network), "index"
-    onehot = isinstance(loss_fn, nn.SoftmaxCrossEntropyWithLogits) and not loss_fn.sparse
-    return (network, _UserLoss(network, loss_fn, onehot, _is_softmax_ce(loss_fn)),
-            "onehot" if onehot else "index")
-
-
-def _direction(grad, norm):
-    """Sign, or the gradient over its per-sample norm (+1e-12), as MindArmour."""
-    if norm == "sign":
-        return ops.sign(grad)
-    flat = grad.reshape(grad.shape[0], -1)
-    if norm == 1:
-        size = ops.abs(flat).sum(axis=1, keepdims=True)
-    elif norm == 2:
-        size = ops.sqrt((flat * flat).sum(axis=1, keepdims=True))
-    else:
-        size = ops.abs(flat).max(axis=1, keepdims=True)
-    return (flat / (size + 1e-12)).reshape(grad.shape)
-
-
-class _GradientCell(nn.Cell):
-    """Shared part of the compiled cells: the loss's input gradient and its direction."""
-
-    def __init__(self, loss_cell, norm, targeted, bounds):
-        super().__init__(auto_prefix=False)
-        self.grad_fn = ops.value_and_grad(loss_cell, grad_position=0, has_aux=True)
-        self.norm = norm
-        self.targeted = targeted
-        self.has_bounds = bounds is not None
-        self.low, self.high = bounds if bounds is not None else (0.0, 1.0)
-        self.scale = (self.high - self.low) if bounds is not None else 1.0
-
-    def direction(self, x, y, valid):
-        """(unit step direction per sample, #saturated)."""
-        (_, n_sat), grad = self.grad_fn(x, y, valid)
-        if self.targeted:
-            grad = -grad
-        return _direction(grad, self.norm), n_sat
-
-
-class _SingleStep(_GradientCell):
-    """(x, y, valid, noise) -> (x_adv, #saturated): the whole attack on the device.
-    ``noise`` holds the random signs (random variants; otherwise unused)."""
-
-    def __init__(self, loss_cell, norm, targeted, eps, alpha, bounds):
-        super().__init__(loss_cell, norm, targeted, bounds)
+    def __init__(self, loss_cell, norm, rule, targeted, eps, alpha, bounds):
+        super().__init__(loss_cell, norm, targeted, bounds, rule=rule)
         self.eps = eps
         self.alpha = alpha
 
     @ms.jit
     def construct(self, x, y, valid, noise):
-        direction, n_sat = self.direction(x, y, valid)
+        grad, n_sat = self.gradient(x, y, valid)
+        direction = self.direction(grad)
         if self.alpha is not None:
             perturbation = (self.eps - self.alpha) * direction + self.alpha * noise
         else:
             perturbation = self.eps * direction
-        x_adv = x + perturbation * self.scale
-        if self.has_bounds:
-            x_adv = ops.clamp(x_adv, self.low, self.high)
-        return x_adv, n_sat
+        return self.box.clip(x + perturbation * self.scale), n_sat
 
 
-class _Sweep(_GradientCell):
+class _Sweep(AscentStep):
     """(x, y, valid, eps (K,)) -> predictions (K,B) and label probabilities (K,B) of
     ``clip(x + eps_k * range * direction)``: one gradient for every eps."""
 
-    def __init__(self, loss_cell, network, norm, targeted, bounds):
-        super().__init__(loss_cell, norm, targeted, bounds)
+    def __init__(self, loss_cell, network, norm, rule, targeted, bounds):
+        super().__init__(loss_cell, norm, targeted, bounds, rule=rule)
         self.network = network
 
     @ms.jit
     def construct(self, x, y, valid, eps):
-        direction, n_sat = self.direction(x, y, valid)
-        direction = direction * self.scale
+        grad, n_sat = self.gradient(x, y, valid)
+        direction = self.direction(grad) * self.scale
         k = eps.shape[0]
-        x_adv = x.expand_dims(0) + eps.reshape((k,) + (1,) * x.ndim) * direction.expand_dims(0)
-        if self.has_bounds:
-            x_adv = ops.clamp(x_adv, self.low, self.high)
+        x_adv = self.box.clip(x.expand_dims(0) + eps.reshape((k,) + (1,) * x.ndim) *
+                              direction.expand_dims(0))
         logits = self.network(x_adv.reshape((k * x.shape[0],) + x.shape[1:]))
-        probs = ops.softmax(logits, axis=-1).reshape(k, x.shape[0], -1)
-        label_prob = ops.gather_elements(
-            probs, 2, ops.broadcast_to(y.reshape(1, -1, 1), (k, x.shape[0], 1))).squeeze(-1)
+        probs = ms.ops.softmax(logits, axis=-1).reshape(k, x.shape[0], -1)
+        label_prob = ms.ops.gather_elements(
+            probs, 2, ms.ops.broadcast_to(y.reshape(1, -1, 1), (k, x.shape[0], 1))).squeeze(-1)
         return probs.argmax(axis=-1).astype(ms.int32), label_prob, n_sat
 
 
@@ -264,15 +125,15 @@ class GradientMethod(Attack):
             attacks with one seed give the same examples). Default: drawn from
             ``np.random``, which MindArmour uses.
     """
-    _norm = "sign"
-    kind = "single-step"
+    _norm = LINF
+    _rule = "steepest"          # the sign of the gradient; FGM normalises it
+    kind = AttackKind.SINGLE_STEP
+    short_name = "FGSM"
 
     def __init__(self, network, eps=0.07, alpha=None, bounds=None, loss_fn=None,
                  is_targeted=False, *, stable_loss=True, seed=None):
         super().__init__(network, bounds)
-        # a sign/Linf step beyond the whole range is meaningless; an L1/L2 budget is not
-        linf = self._norm in ("sign", "inf") and bounds is not None
-        self._eps = check_number("eps", eps, low=0.0, high=1.0 if linf else None)
+        self._eps = self._checked_eps(eps)
         self._alpha = check_number("alpha", alpha, low=0.0, allow_none=True)
         if self._alpha is not None and self._alpha > self._eps:
             raise InputError(f"alpha must be <= eps, got alpha={self._alpha} > eps={self._eps}")
@@ -280,27 +141,33 @@ class GradientMethod(Attack):
         self._seed = check_seed(seed)
         self._logits_net, self._loss_cell, self._label_mode = build_loss(network, loss_fn,
                                                                           stable_loss)
-        self._step = _SingleStep(self._loss_cell, self._norm, is_targeted, self._eps,
-                                 self._alpha, self._bounds)
+        self._step = self._single_step(self._eps, self._alpha)
         self._rng = np.random.default_rng(self._seed)
         self._sweep = None
         self._steps_at = {}
 
+    def _single_step(self, eps, alpha):
+        return _SingleStep(self._loss_cell, self._norm, self._rule, self._is_targeted, eps,
+                           alpha, self._bounds)
+
     @property
-    def eps(self):
-        return self._eps
+    def alpha(self):
+        """The random part's size (fraction of the range), or None."""
+        return self._alpha
+
+    @property
+    def sweepable(self):
+        return self._alpha is None and self._logits_net is not None
 
     def generate_at(self, inputs, labels, eps, batch_size=DEFAULT_BATCH_SIZE):
         """As :meth:`batch_generate` with budget ``eps`` (a random part keeps its ratio to
         the budget). Each new eps compiles its own step; :meth:`sweep` is the fast path
         for many eps without a random part."""
-        linf = self._norm in ("sign", "inf") and self._bounds is not None
-        eps = check_number("eps", eps, low=0.0, high=1.0 if linf else None)
+        eps = self._checked_eps(eps)
         inputs, labels, batch_size = self._checked(inputs, labels, batch_size)
         if eps not in self._steps_at:
             alpha = None if self._alpha is None else self._alpha * eps / self._eps
-            self._steps_at[eps] = _SingleStep(self._loss_cell, self._norm, self._is_targeted,
-                                              eps, alpha, self._bounds)
+            self._steps_at[eps] = self._single_step(eps, alpha)
         own, self._step = self._step, self._steps_at[eps]
         try:
             return self._run(inputs, labels, batch_size)
@@ -335,7 +202,7 @@ class GradientMethod(Attack):
         labels = self._prepare_labels(labels, inputs)
         index_labels = labels.argmax(axis=1).astype(np.int32) if labels.ndim == 2 else labels
         if self._sweep is None:
-            self._sweep = _Sweep(self._loss_cell, self._logits_net, self._norm,
+            self._sweep = _Sweep(self._loss_cell, self._logits_net, self._norm, self._rule,
                                  self._is_targeted, self._bounds)
         preds = np.empty((eps.size, n), np.int32)
         probs = np.empty((eps.size, n), np.float32)
@@ -357,10 +224,12 @@ class FastGradientMethod(GradientMethod):
     Args as :class:`GradientMethod`, plus ``norm_level`` (1, 2 or np.inf; default 2) and
     ``is_targeted``. Default ``bounds=(0.0, 1.0)``.
     """
+    _rule = "normalize"
+    short_name = "FGM"
 
     def __init__(self, network, eps=0.07, alpha=None, bounds=(0.0, 1.0), norm_level=2,
                  is_targeted=False, loss_fn=None, *, stable_loss=True, seed=None):
-        self._norm = check_norm_level(norm_level)
+        self._norm = get_norm(norm_level)
         super().__init__(network, eps=eps, alpha=alpha, bounds=bounds, loss_fn=loss_fn,
                          is_targeted=is_targeted, stable_loss=stable_loss, seed=seed)
 
@@ -368,6 +237,7 @@ class FastGradientMethod(GradientMethod):
 class RandomFastGradientMethod(FastGradientMethod):
     """FGM with a random sign step of size ``alpha`` (Tramer et al., 2018, "Ensemble
     adversarial training", arXiv:1705.07204). Default ``alpha=0.035``."""
+    short_name = "R+FGM"
 
     def __init__(self, network, eps=0.07, alpha=0.035, bounds=(0.0, 1.0), norm_level=2,
                  is_targeted=False, loss_fn=None, *, stable_loss=True, seed=None):
@@ -391,6 +261,7 @@ class FastGradientSignMethod(GradientMethod):
 class RandomFastGradientSignMethod(FastGradientSignMethod):
     """R+FGSM: a random sign step of ``alpha`` then FGSM with ``eps - alpha`` (Tramer et
     al., 2018, arXiv:1705.07204). Default ``alpha=0.035``."""
+    short_name = "R+FGSM"
 
     def __init__(self, network, eps=0.07, alpha=0.035, bounds=(0.0, 1.0), is_targeted=False,
                  loss_fn=None, *, stable_loss=True, seed=None):
@@ -409,6 +280,8 @@ class LeastLikelyClassMethod(FastGradientSignMethod):
     As in MindArmour, ``labels`` passed to ``generate`` are the targets. mindsec also
     accepts ``labels=None``: the targets are then the model's least-likely classes.
     """
+    short_name = "LLC"
+    _labels_none = LabelSource.LEAST_LIKELY
 
     def __init__(self, network, eps=0.07, alpha=None, bounds=(0.0, 1.0), loss_fn=None, *,
                  stable_loss=True, seed=None):
@@ -437,6 +310,7 @@ class LeastLikelyClassMethod(FastGradientSignMethod):
 
 class RandomLeastLikelyClassMethod(LeastLikelyClassMethod):
     """Least-likely class method with a random sign step ``alpha`` (default 0.035)."""
+    short_name = "R+LLC"
 
     def __init__(self, network, eps=0.07, alpha=0.035, bounds=(0.0, 1.0), loss_fn=None, *,
                  stable_loss=True, seed=None):
@@ -450,4 +324,4 @@ class RandomLeastLikelyClassMethod(LeastLikelyClassMethod):
 __all__ = ["GradientMethod", "FastGradientMethod", "RandomFastGradientMethod",
            "FastGradientSignMethod", "RandomFastGradientSignMethod",
            "LeastLikelyClassMethod", "RandomLeastLikelyClassMethod", "SweepResult",
-           "check_norm_level", "to_class_indices"]
+           "to_class_indices"]

@@ -29,65 +29,12 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..checks import check_count, check_flag, check_number, check_seed
 from ..errors import InputError
-from .base import Attack, check_count, check_number
-from .gradient import _direction, build_loss, check_flag, check_norm_level, check_seed
-
-
-class _IterStep(nn.Cell):
-    """One iteration ``(x_t, x, y, valid, eps, eps_iter, m_t) -> (x_t+1, m_t+1,
-    #saturated)``; ``eps``/``eps_iter`` are tensors (fractions of the range), so one
-    compiled graph serves every budget."""
-
-    def __init__(self, loss_cell, step_norm, ball, targeted, bounds, decay, decay_norm):
-        super().__init__(auto_prefix=False)
-        self.grad_fn = ops.value_and_grad(loss_cell, grad_position=0, has_aux=True)
-        self.step_norm = step_norm      # "sign" or 2
-        self.ball = ball                # "inf" or 2
-        self.targeted = targeted
-        self.decay = decay              # None: no momentum
-        self.decay_norm = decay_norm
-        self.has_bounds = bounds is not None
-        self.low, self.high = bounds if bounds is not None else (0.0, 1.0)
-        self.scale = (self.high - self.low) if bounds is not None else 1.0
-
-    @ms.jit
-    def construct(self, x_t, x, y, valid, eps, eps_iter, momentum):
-        (_, n_sat), grad = self.grad_fn(x_t, y, valid)
-        if self.targeted:
-            grad = -grad
-        if self.decay is not None:
-            momentum = self.decay * momentum + _direction(grad, self.decay_norm)
-            step = ops.sign(momentum)
-        else:
-            step = _direction(grad, self.step_norm)
-        x_new = x_t + (eps_iter * self.scale) * step
-        x_new = x + _project(x_new - x, eps * self.scale, self.ball)
-        if self.has_bounds:
-            x_new = ops.clamp(x_new, self.low, self.high)
-        return x_new, momentum, n_sat
-
-
-def random_start(rng, shape, radius, ball):
-    """A random point of the ball around 0 (numpy float32 ``shape``): uniform in the Linf
-    box, or a uniform direction at a uniform radius in the L2 ball."""
-    if ball == "inf":
-        return rng.uniform(-radius, radius, size=shape).astype(np.float32)
-    delta = rng.standard_normal(size=shape).astype(np.float32)
-    flat = delta.reshape(shape[0], -1)
-    flat *= (radius * rng.uniform(0, 1, size=(shape[0], 1)) /
-             (np.linalg.norm(flat, axis=1, keepdims=True) + 1e-12)).astype(np.float32)
-    return delta
-
-
-def _project(delta, radius, ball):
-    """``delta`` moved into the Linf or L2 ball of ``radius`` (per sample)."""
-    if ball == "inf":
-        return ops.clamp(delta, -radius, radius)
-    flat = delta.reshape(delta.shape[0], -1)
-    norm = ops.sqrt((flat * flat).sum(axis=1, keepdims=True))
-    factor = ops.minimum(ops.ones_like(norm), radius / (norm + 1e-12))
-    return (flat * factor).reshape(delta.shape)
+from .base import Attack, AttackKind
+from .core import AscentSettings, AscentStep
+from .losses import build_loss
+from .norms import L2, LINF, get_norm
 
 
 class _Judge(nn.Cell):
@@ -105,7 +52,7 @@ class _Judge(nn.Cell):
         return hit if self.targeted else ops.logical_not(hit)
 
 
-class IterativeGradientMethod(Attack):
+class IterativeGradientMethod(AscentSettings, Attack):
     """Base of the iterative attacks (MindArmour's ``IterativeGradientMethod``).
 
     Args:
@@ -121,19 +68,18 @@ class IterativeGradientMethod(Attack):
         stable_loss (bool): cancellation-free cross-entropy (default) or ``loss_fn`` as is.
         seed (int): seed of the random start. Default: drawn from ``np.random``.
     """
-    _step_norm = "sign"
-    _ball = "inf"
-    _decay = None
-    _decay_norm = "inf"
+    _norm = LINF                # the ball; each step is its steepest direction
+    _decay = None               # momentum (MIM)
+    _momentum_norm = LINF       # what the gradient is normalised by before the momentum
     _rand_init = False
     _nb_restarts = 1
-    kind = "iterative"
+    kind = AttackKind.ITERATIVE
+    short_name = "BIM"
 
     def __init__(self, network, eps=0.3, eps_iter=0.1, bounds=(0.0, 1.0), nb_iter=5,
                  loss_fn=None, *, is_targeted=False, stable_loss=True, seed=None):
         super().__init__(network, bounds)
-        linf = self._ball == "inf" and self._bounds is not None
-        self._eps = check_number("eps", eps, low=0.0, high=1.0 if linf else None)
+        self._eps = self._checked_eps(eps)
         self._eps_iter = check_number("eps_iter", eps_iter, low=0.0)
         self._nb_iter = check_count("nb_iter", nb_iter)
         self._is_targeted = check_flag("is_targeted", is_targeted)
@@ -144,10 +90,27 @@ class IterativeGradientMethod(Attack):
         if self._nb_restarts > 1 and self._logits_net is None:
             raise InputError("nb_restarts > 1 needs a network that returns logits and a "
                              "loss_fn (to tell which restart succeeded)")
-        self._step = _IterStep(self._loss_cell, self._step_norm, self._ball,
-                               self._is_targeted, self._bounds, self._decay,
-                               self._decay_norm)
+        self._step = AscentStep(self._loss_cell, self._norm, self._is_targeted, self._bounds,
+                                decay=self._decay, momentum_norm=self._momentum_norm)
         self._judge = None
+
+    # -- what the attack is (read-only; norm, eps, eps_iter, nb_iter, rand_init from
+    # AscentSettings) -------------------------------------------------------------------
+    @property
+    def nb_restarts(self):
+        return self._nb_restarts
+
+    @property
+    def label(self):
+        """``"PGD-40x5"``, ``"PGD-10-L2"``, ``"MIM-5"``, or ``name`` if set."""
+        if self.name:
+            return self.name
+        text = f"{self.short_name}-{self._nb_iter}"
+        if self._nb_restarts > 1:
+            text += f"x{self._nb_restarts}"
+        if self._norm is not LINF:
+            text += f"-{self._norm!r}"
+        return text
 
     # -- the loop ------------------------------------------------------------------------
     def _start(self, x, eps):
@@ -155,11 +118,9 @@ class IterativeGradientMethod(Attack):
         L2 ball; a device tensor of the batch's shape. ``x`` itself without rand_init."""
         if not self._rand_init:
             return x
-        radius = eps * (self._bounds[1] - self._bounds[0] if self._bounds else 1.0)
-        start = x + ms.Tensor(random_start(self._rng, tuple(x.shape), radius, self._ball))
-        if self._bounds is not None:
-            start = ops.clamp(start, self._bounds[0], self._bounds[1])
-        return start
+        radius = eps * self._step.scale
+        start = x + ms.Tensor(self._norm.random_start(self._rng, tuple(x.shape), radius))
+        return self._step.box.clip(start)
 
     def _attack_batch(self, x, y, valid, eps, eps_iter, first):
         """``nb_iter`` compiled steps on one padded batch; returns (x_adv, #saturated)."""
@@ -213,14 +174,9 @@ class IterativeGradientMethod(Attack):
         """As :meth:`batch_generate` with budget ``eps`` instead of the attack's own; the
         step size keeps its ratio to the budget (``eps_iter * eps / self.eps``). The same
         compiled step serves every eps (robustness curves)."""
-        linf = self._ball == "inf" and self._bounds is not None
-        eps = check_number("eps", eps, low=0.0, high=1.0 if linf else None)
+        eps = self._checked_eps(eps)
         inputs, labels, batch_size = self._checked(inputs, labels, batch_size)
         return self._run(inputs, labels, batch_size, eps, self._eps_iter * eps / self._eps)
-
-    @property
-    def eps(self):
-        return self._eps
 
 
 class BasicIterativeMethod(IterativeGradientMethod):
@@ -235,10 +191,11 @@ class BasicIterativeMethod(IterativeGradientMethod):
 
 
 class ProjectedGradientDescent(BasicIterativeMethod):
-    """Projected Gradient Descent (Madry et al., 2018), Linf or L2.
+    """Projected Gradient Descent (Madry et al., 2018), Linf, L2 or L1.
 
-    Args as :class:`BasicIterativeMethod`, plus ``norm_level`` (``np.inf``/'inf', or 2;
-    default 'inf'), ``rand_init`` (start at a uniform random point of the ball; default
+    Args as :class:`BasicIterativeMethod`, plus ``norm_level`` (``np.inf``/'inf', 2 or 1;
+    default 'inf'; the L1 ball is projected onto exactly, the step is the gradient over
+    its L1 norm), ``rand_init`` (start at a uniform random point of the ball; default
     True — MindArmour starts at ``x``) and ``nb_restarts`` (independent random starts;
     each input keeps the first that fools the model; default 1).
     """
@@ -246,12 +203,7 @@ class ProjectedGradientDescent(BasicIterativeMethod):
     def __init__(self, network, eps=0.3, eps_iter=0.1, bounds=(0.0, 1.0), is_targeted=False,
                  nb_iter=5, norm_level="inf", loss_fn=None, *, rand_init=True, nb_restarts=1,
                  stable_loss=True, seed=None):
-        norm = check_norm_level(norm_level)
-        if norm == 1:
-            raise InputError("norm_level must be np.inf or 2 for ProjectedGradientDescent "
-                             "(L1 is not supported), got 1")
-        self._ball = norm
-        self._step_norm = "sign" if norm == "inf" else 2
+        self._norm = get_norm(norm_level)
         self._rand_init = check_flag("rand_init", rand_init)
         self._nb_restarts = check_count("nb_restarts", nb_restarts)
         if self._nb_restarts > 1 and not self._rand_init:
@@ -260,6 +212,8 @@ class ProjectedGradientDescent(BasicIterativeMethod):
         super().__init__(network, eps=eps, eps_iter=eps_iter, bounds=bounds,
                          is_targeted=is_targeted, nb_iter=nb_iter, loss_fn=loss_fn,
                          stable_loss=stable_loss, seed=seed)
+
+    short_name = "PGD"
 
 
 class MomentumIterativeMethod(IterativeGradientMethod):
@@ -271,11 +225,17 @@ class MomentumIterativeMethod(IterativeGradientMethod):
     def __init__(self, network, eps=0.3, eps_iter=0.1, bounds=(0.0, 1.0), is_targeted=False,
                  nb_iter=5, decay_factor=1.0, norm_level="inf", loss_fn=None, *,
                  stable_loss=True, seed=None):
-        self._decay_norm = check_norm_level(norm_level)
+        self._momentum_norm = get_norm(norm_level)
         self._decay = check_number("decay_factor", decay_factor, low=0.0)
         super().__init__(network, eps=eps, eps_iter=eps_iter, bounds=bounds,
                          is_targeted=is_targeted, nb_iter=nb_iter, loss_fn=loss_fn,
                          stable_loss=stable_loss, seed=seed)
+
+    short_name = "MIM"
+
+    @property
+    def decay_factor(self):
+        return self._decay
 
 
 __all__ = ["IterativeGradientMethod", "BasicIterativeMethod", "ProjectedGradientDescent",

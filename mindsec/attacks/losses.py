@@ -20,6 +20,9 @@ is ``softplus(L)``, i.e. the cross-entropy itself, computed without cancellation
 import mindspore as ms
 from mindspore import nn, ops
 
+from ..checks import check_flag
+from ..errors import InputError
+
 _NEG = -3.0e38
 
 
@@ -53,3 +56,89 @@ class StableSoftmaxCrossEntropy(nn.Cell):
 
     def construct(self, x, labels):
         return ops.softplus(log_odds(self.network(x), labels)).sum()
+
+
+def _is_softmax_ce(loss_fn):
+    """Whether ``loss_fn`` is plain softmax cross-entropy on logits (any reduction)."""
+    if isinstance(loss_fn, nn.SoftmaxCrossEntropyWithLogits):
+        return True
+    if isinstance(loss_fn, nn.CrossEntropyLoss):
+        return getattr(loss_fn, "weight", None) is None and \
+            not getattr(loss_fn, "label_smoothing", 0.0)
+    return False
+
+
+class LogOddsLoss(nn.Cell):
+    """(x, y, valid) -> (sum of other-class log-odds, #saturated valid rows); with
+    ``count=False`` the count is not computed (-1: unknown), as in the training step."""
+
+    def __init__(self, network, count=True):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.count = count
+        self.unknown = ms.Tensor(-1.0, ms.float32)
+
+    def construct(self, x, y, valid):
+        logits = self.network(x)
+        if self.count:
+            n_sat = (saturated(logits, y).astype(ms.float32) * valid).sum()
+        else:
+            n_sat = self.unknown
+        return log_odds(logits, y).sum(), n_sat
+
+
+class _UserLoss(nn.Cell):
+    """MindArmour's setting: ``loss_fn(network(x), y)`` as given."""
+
+    def __init__(self, network, loss_fn, onehot_labels, count):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.loss_fn = loss_fn
+        self.onehot_labels = onehot_labels
+        self.count = count
+        self.unknown = ms.Tensor(-1.0, ms.float32)
+
+    def construct(self, x, y, valid):
+        logits = self.network(x)
+        loss = self.loss_fn(logits, y)
+        if self.count:
+            idx = y.argmax(axis=1).astype(ms.int32) if self.onehot_labels else y
+            n_sat = (saturated(logits, idx).astype(ms.float32) * valid).sum()
+        else:
+            n_sat = self.unknown
+        return loss, n_sat
+
+
+class _NetworkIsLoss(nn.Cell):
+    """``loss_fn=None``: the network maps (x, y) to its loss."""
+
+    def __init__(self, network):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.unknown = ms.Tensor(-1.0, ms.float32)
+
+    def construct(self, x, y, valid):
+        return self.network(x, y), self.unknown
+
+
+def build_loss(network, loss_fn, stable_loss):
+    """``(logits network or None, loss cell (x, y, valid) -> (loss, #saturated), label
+    mode)`` for an attack on ``network`` with ``loss_fn``: the cancellation-free log-odds
+    where ``loss_fn`` is softmax cross-entropy and ``stable_loss`` (also inside an
+    ``nn.WithLossCell`` passed with ``loss_fn=None``), else ``loss_fn`` as given."""
+    check_flag("stable_loss", stable_loss)
+    if loss_fn is not None and not isinstance(loss_fn, nn.Cell):
+        raise InputError(f"loss_fn must be a mindspore.nn.Cell or None, got "
+                         f"{type(loss_fn).__name__}")
+    if loss_fn is None and isinstance(network, nn.WithLossCell) and stable_loss:
+        backbone = network.backbone_network
+        inner = next((c for c in network.cells() if c is not backbone), None)
+        if _is_softmax_ce(inner):
+            loss_fn, network = inner, backbone
+    if loss_fn is None:
+        return None, _NetworkIsLoss(network), "asis"
+    if stable_loss and _is_softmax_ce(loss_fn):
+        return network, LogOddsLoss(network), "index"
+    onehot = isinstance(loss_fn, nn.SoftmaxCrossEntropyWithLogits) and not loss_fn.sparse
+    return (network, _UserLoss(network, loss_fn, onehot, _is_softmax_ce(loss_fn)),
+            "onehot" if onehot else "index")

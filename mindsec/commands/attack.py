@@ -68,7 +68,7 @@ def run(args):
     # pylint: disable=import-outside-toplevel
     from .. import context, data, plots, workflows
     from ..attacks import auto_batch_size
-    from ..attacks.base import check_number
+    from ..checks import check_number
     from ..batching import predict_proba
     from ..cli_support import data_source, write_json
     from ..evaluations import AttackEvaluate, robustness_curve

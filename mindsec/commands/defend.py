@@ -93,7 +93,7 @@ def run(args):
     from mindspore import nn
     from .. import context, data, distributed, train, workflows
     from ..attacks import FastGradientSignMethod
-    from ..attacks.base import check_number
+    from ..checks import check_number
     from ..batching import accuracy, predict_proba
     from ..cli_support import data_source, per_worker, write_json
     from ..evaluations import DefenseEvaluate
@@ -200,13 +200,12 @@ def _hit_rate(probs, y):
 
 
 def pgd_accuracy(net, x, y, eps, loss, seed):
-    """Accuracy under PGD-40 (step eps/30, random start) at ``eps``."""
+    """Accuracy under the pgd40 protocol (40 steps of eps/30, random start) at ``eps``."""
     # pylint: disable=import-outside-toplevel
-    from ..attacks import ProjectedGradientDescent
     from ..batching import accuracy
-    pgd = ProjectedGradientDescent(net, eps=eps, eps_iter=eps / 30, nb_iter=40, loss_fn=loss,
-                                   seed=seed)
-    return accuracy(net, pgd.batch_generate(x, y), y)
+    from ..evaluations.protocols import pgd
+    attack = pgd("pgd40", net, eps, loss_fn=loss, seed=seed)
+    return accuracy(net, attack.batch_generate(x, y), y)
 
 
 def warnings(r):

@@ -25,9 +25,10 @@ def add_arguments(parser):
                              "trained there if missing)")
     parser.add_argument("--eps", default="0.05,0.1,0.15,0.2,0.25,0.3",
                         help="comma-separated Linf budgets")
-    parser.add_argument("--pgd-steps", type=int, default=40)
-    parser.add_argument("--pgd-step", type=float, default=0.01,
-                        help="PGD step at eps 0.3 (scaled with eps)")
+    parser.add_argument("--pgd-steps", type=int, default=None,
+                        help="override the cascade protocol's 40 PGD steps")
+    parser.add_argument("--pgd-step", type=float, default=None,
+                        help="override its PGD step at eps 0.3 (eps/30; scaled with eps)")
     parser.add_argument("--restarts", type=int, default=5)
     parser.add_argument("--deepfool", action="store_true",
                         help="add DeepFool (median distance to flip)")
@@ -42,22 +43,12 @@ def add_arguments(parser):
 
 
 def attacks_for(net, args, surrogate):
-    """The cascade: PGD with restarts, FGSM, optionally DeepFool and transfer attacks."""
-    # pylint: disable=import-outside-toplevel
-    from mindspore import nn
-    from ..attacks import (DeepFool, FastGradientSignMethod, ProjectedGradientDescent,
-                           TransferAttack)
-    loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True)
-    pgd = dict(eps=0.3, eps_iter=args.pgd_step, nb_iter=args.pgd_steps, loss_fn=loss)
-    attacks = [ProjectedGradientDescent(net, nb_restarts=args.restarts, seed=args.seed, **pgd),
-               FastGradientSignMethod(net, eps=0.3, loss_fn=loss)]
-    if args.deepfool:
-        attacks.append(DeepFool(net, 10, norm_level=np.inf, bounds=(0.0, 1.0)))
-    if surrogate is not None:
-        attacks += [TransferAttack(FastGradientSignMethod(surrogate, eps=0.3, loss_fn=loss)),
-                    TransferAttack(ProjectedGradientDescent(surrogate, seed=args.seed,
-                                                            **pgd))]
-    return attacks
+    """The cascade protocol: PGD-40 with restarts, FGSM, optionally DeepFool and transfer
+    attacks (see :mod:`mindsec.evaluations.protocols`)."""
+    from ..evaluations.protocols import cascade   # pylint: disable=import-outside-toplevel
+    return cascade(net, 0.3, restarts=args.restarts, deepfool=args.deepfool,
+                   surrogate=surrogate, seed=args.seed, steps=args.pgd_steps,
+                   step=args.pgd_step)
 
 
 def replot(path, out):

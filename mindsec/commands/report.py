@@ -12,6 +12,7 @@ import numpy as np
 
 from ..cli_support import add_data_arguments, add_device_argument, check_positive
 
+PROTOCOL = "pgd20"          # mindsec.evaluations.protocols: 20 steps of 2.5 eps / 20
 PGD_STEPS = 20
 
 
@@ -39,11 +40,12 @@ def _curves(net, x, y, eps_grid, seed):
     """{attack: accuracy per eps} for FGSM and PGD-20 (random start)."""
     # pylint: disable=import-outside-toplevel
     from ..evaluations import robustness_curve
+    from ..evaluations.protocols import pgd
     from .attack import make_attack
-    return {name.upper() if name == "fgsm" else f"PGD-{PGD_STEPS}":
-            robustness_curve(make_attack(name, net, float(eps_grid[-1]), PGD_STEPS, seed=seed),
-                             x, y, eps_grid).accuracy
-            for name in ("fgsm", "pgd")}
+    top = float(eps_grid[-1])
+    return {"FGSM": robustness_curve(make_attack("fgsm", net, top), x, y, eps_grid).accuracy,
+            f"PGD-{PGD_STEPS}": robustness_curve(pgd(PROTOCOL, net, top, seed=seed), x, y,
+                                                 eps_grid).accuracy}
 
 
 def _history(args, meta):
@@ -69,10 +71,11 @@ def _history(args, meta):
 def run(args):
     # pylint: disable=import-outside-toplevel,too-many-locals,too-many-statements
     from .. import checkpoint, context, data, plots, workflows
-    from ..attacks.base import check_number
+    from ..checks import check_number
     from ..batching import predict_proba
     from ..cli_support import data_source, write_json
     from ..evaluations import AttackEvaluate, DefenseEvaluate, evaluate_robustness
+    from ..evaluations.protocols import pgd
     from ..report import Markdown
     from .attack import make_attack
 
@@ -130,8 +133,7 @@ def run(args):
     print(f"robustness runner: PGD-{PGD_STEPS}, then FGSM ...")
     eps_grid = np.linspace(0.0, args.eps, 7).astype(np.float32)
     runner = evaluate_robustness(net, (x, y), [float(e) for e in eps_grid[1:]],
-                                 [make_attack("pgd", net, args.eps, PGD_STEPS, seed=args.seed),
-                                  fgsm])
+                                 [pgd(PROTOCOL, net, args.eps, seed=args.seed), fgsm])
     result["robustness"] = runner.to_dict()
     label = {a["name"]: f"PGD-{PGD_STEPS}" if a["kind"] == "iterative" else "FGSM"
              for a in runner.attacks}

@@ -51,7 +51,7 @@ def run(args):
     from dataclasses import replace
     import mindspore as ms
     from .. import context, data, distributed, plots, train
-    from ..attacks.base import check_number
+    from ..checks import check_number
     from ..batching import accuracy
     from ..callbacks import RobustnessMonitor
     from ..cli_support import data_source, per_worker, write_json

@@ -32,13 +32,14 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from .. import distributed
+from ..attacks.core import AscentSettings, AscentStep
+from ..attacks.losses import LogOddsLoss
+from ..attacks.norms import LINF, get_norm
 from ..batching import accuracy, num_classes
-from ..attacks.base import (check_batch_size, check_bounds, check_inputs, check_number,
-                            to_class_indices)
-from ..attacks.gradient import FastGradientSignMethod, _direction, check_flag
-from ..attacks.iterative import ProjectedGradientDescent, _project, random_start
-from ..attacks.losses import log_odds
+from ..checks import (check_batch_size, check_bounds, check_count, check_flag, check_inputs,
+                      check_number, to_class_indices)
 from ..errors import InputError
+from ..evaluations.protocols import pgd
 from ..train import TrainStep, chain_hooks, run_epochs
 
 
@@ -142,9 +143,17 @@ class AdversarialDefenseWithAttacks(AdversarialDefense):
                 not all(hasattr(a, "generate") for a in attacks):
             raise InputError("attacks must be a non-empty list of attack objects")
         self._attacks = list(attacks)
+        self._set_mixing(bounds, replace_ratio)
+
+    def _set_mixing(self, bounds, replace_ratio):
         self._bounds = check_bounds(bounds)
         self._replace_ratio = check_number("replace_ratio", replace_ratio, low=0.0, high=1.0,
                                            low_open=False)
+
+    @property
+    def replace_ratio(self):
+        """The fraction of each batch replaced by adversarial examples."""
+        return self._replace_ratio
 
     def _n_adv(self, batch_size):
         return int(math.ceil(self._replace_ratio * batch_size))
@@ -170,33 +179,28 @@ class AdversarialDefenseWithAttacks(AdversarialDefense):
 
 
 class _AdvTrainStep(TrainStep):
-    """One adversarial-training step in one graph: ``nb_iter`` projected gradient steps of
-    ``eps_iter`` (cancellation-free loss) from ``x + start`` on the first ``n_adv`` rows
-    of the batch (the feed puts the rows to replace there), then a training step on the
-    mixed batch. Only the replaced rows are attacked: with NAD's ``replace_ratio=0.5`` the
-    input gradient costs half of what it would on the whole batch. NAD is one step of
-    ``eps`` from ``x``; PGD training several from a random start; fast training one of
-    ``1.25 eps`` from a random start. ``ramp`` (a scalar tensor in (0, 1]) scales the
-    budget and step (eps warm-up; ``start`` comes scaled). Returns (mean loss, correct on
-    clean rows, correct on adversarial rows)."""
+    """One adversarial-training step in one graph: ``nb_iter`` ascent steps
+    (:class:`~mindsec.attacks.core.AscentStep`, cancellation-free loss) of ``eps_iter``
+    from ``x + start`` on the first ``n_adv`` rows of the batch (the feed puts the rows to
+    replace there), then a training step on the mixed batch. Only the replaced rows are
+    attacked: with NAD's ``replace_ratio=0.5`` the input gradient costs half of what it
+    would on the whole batch. NAD is one step of ``eps`` from ``x``; PGD training several
+    from a random start; fast training one of ``1.25 eps`` from a random start. ``ramp``
+    (a scalar tensor in (0, 1]) scales the budget and step (eps warm-up; ``start`` comes
+    scaled). Returns (mean loss, correct on clean rows, correct on adversarial rows)."""
 
-    def __init__(self, network, loss_fn, optimizer, bounds, eps, eps_iter, nb_iter,
-                 ball="inf", rand_init=False, predicted_labels=False, *, n_adv):
+    def __init__(self, network, loss_fn, optimizer, bounds, norm, eps, eps_iter, nb_iter,
+                 rand_init=False, predicted_labels=False, *, n_adv):
         super().__init__(network, loss_fn, optimizer)
-        self.low, self.high = bounds
-        scale = self.high - self.low
-        self.radius = eps * scale
-        self.step_size = eps_iter * scale
+        self.ascent = AscentStep(LogOddsLoss(network, count=False), norm, False, bounds)
+        self.radius = eps * self.ascent.scale
+        self.step_size = eps_iter * self.ascent.scale
         self.nb_iter = nb_iter
-        self.ball = ball
         self.rand_init = rand_init
         self.project = nb_iter > 1 or rand_init or eps_iter > eps
         self.predicted_labels = predicted_labels
         self.n_adv = n_adv
-        self.input_grad = ops.grad(self._attack_loss, grad_position=0)
-
-    def _attack_loss(self, x, y_idx):
-        return log_odds(self.network(x), y_idx).sum()
+        self.no_mask = ms.Tensor(0.0, ms.float32)     # the loss counts nothing here
 
     def _attack(self, x, y_idx, start, ramp):
         y_att = y_idx
@@ -204,14 +208,11 @@ class _AdvTrainStep(TrainStep):
             y_att = ops.stop_gradient(self.network(x).argmax(axis=-1).astype(ms.int32))
         x_adv = x
         if self.rand_init:
-            x_adv = ops.clamp(x + start, self.low, self.high)
+            x_adv = self.ascent.box.clip(x + start)
         for _ in range(self.nb_iter):
-            grad = self.input_grad(x_adv, y_att)
-            x_adv = x_adv + (self.step_size * ramp) * _direction(
-                grad, "sign" if self.ball == "inf" else 2)
-            if self.project:
-                x_adv = x + _project(x_adv - x, self.radius * ramp, self.ball)
-            x_adv = ops.clamp(x_adv, self.low, self.high)
+            grad, _ = self.ascent.gradient(x_adv, y_att, self.no_mask)
+            x_adv = self.ascent.update(x_adv, x, self.ascent.direction(grad),
+                                       self.step_size * ramp, self.radius * ramp, self.project)
         return x_adv
 
     def construct(self, x, y_idx, y_loss, start, ramp):
@@ -227,16 +228,48 @@ class _AdvTrainStep(TrainStep):
         return loss, hit[k:].sum(), hit[:k].sum()
 
 
-class _FusedDefense(AdversarialDefenseWithAttacks):
-    """Shared by the defenses whose attack runs inside the train step."""
-    _nb_iter = 1
-    _ball = "inf"
-    _rand_init = False
+class FusedAdversarialDefense(AscentSettings, AdversarialDefenseWithAttacks):
+    """Adversarial training with the attack inside the compiled train step, parameterised
+    by numbers: ``nb_iter`` ascent steps of ``eps_iter`` in the ``norm_level`` ball of
+    ``eps`` (fractions of the range), from a random start or from ``x``, on
+    ``replace_ratio`` of each batch. :class:`NaturalAdversarialDefense` (FGSM),
+    :class:`ProjectedAdversarialDefense` (PGD) and :class:`FastAdversarialDefense` (FGSM
+    from a random start) are this class with MindArmour's names and defaults.
 
-    def _setup(self, attack, predicted_labels, warmup=0):
+    It describes what it trains against through read-only ``norm``, ``eps``,
+    ``eps_iter``, ``nb_iter``, ``rand_init`` and ``replace_ratio``.
+
+    Args:
+        network, loss_fn, optimizer: as :class:`AdversarialDefense`.
+        bounds (tuple): data range (required). Default (0.0, 1.0).
+        replace_ratio (float): fraction of each batch replaced, in [0, 1]. Default 0.5.
+        eps (float): budget. Default 0.1.
+        eps_iter (float): step per iteration. Default ``eps``.
+        nb_iter (int): ascent steps per batch. Default 1.
+        norm_level: np.inf / 'inf', 2 or 1. Default 'inf'.
+        rand_init (bool): start at a uniform random point of the ball. Default False.
+        predicted_labels (bool): attack the model's predictions instead of the true labels
+            (avoids label leaking, Kurakin et al. 2017). Default False (MindArmour's).
+        warmup (float): epochs over which the budget (and step) grows linearly from ~0 to
+            ``eps`` — large budgets from random weights can stall training at chance.
+            Default 0 (none).
+    """
+
+    def __init__(self, network, loss_fn=None, optimizer=None, bounds=(0.0, 1.0),
+                 replace_ratio=0.5, eps=0.1, eps_iter=None, nb_iter=1, norm_level="inf",
+                 rand_init=False, *, predicted_labels=False, warmup=0):
+        AdversarialDefense.__init__(self, network, loss_fn, optimizer)
+        self._set_mixing(bounds, replace_ratio)
         if self._bounds is None:
             raise InputError(f"bounds must be a (min, max) pair for {type(self).__name__}")
-        self._eps = attack.eps
+        self._attacks = []        # the attack is in the step, not a list of objects
+        self._norm = get_norm(norm_level)
+        linf = self._norm is LINF
+        self._eps = check_number("eps", eps, low=0.0, high=1.0 if linf else None)
+        self._eps_iter = self._eps if eps_iter is None else \
+            check_number("eps_iter", eps_iter, low=0.0)
+        self._nb_iter = check_count("nb_iter", nb_iter)
+        self._rand_init = check_flag("rand_init", rand_init)
         self._predicted_labels = check_flag("predicted_labels", predicted_labels)
         self._warmup = check_number("warmup", warmup, low=0.0, low_open=False)
         self._ramps = {}
@@ -258,7 +291,7 @@ class _FusedDefense(AdversarialDefenseWithAttacks):
             raise InputError(f"replace_ratio x batch_size ({n_adv} replaced samples per "
                              f"global batch) must split evenly among the {world} workers")
         return _AdvTrainStep(self._network, self._loss_fn, self._optimizer, self._bounds,
-                             self._eps, self._eps_iter, self._nb_iter, self._ball,
+                             self._norm, self._eps, self._eps_iter, self._nb_iter,
                              self._rand_init, self._predicted_labels, n_adv=n_adv // world)
 
     def _start(self, rng, shape, ramp=1.0):
@@ -267,7 +300,7 @@ class _FusedDefense(AdversarialDefenseWithAttacks):
         if not self._rand_init:
             return None
         radius = self._eps * ramp * (self._bounds[1] - self._bounds[0])
-        return random_start(rng, shape, radius, self._ball)
+        return self._norm.random_start(rng, shape, radius)
 
     def _zeros(self, shape):
         if getattr(self, "_zero_start", None) is None or self._zero_start.shape != shape:
@@ -308,43 +341,35 @@ def _replaced_first(chosen, world):
                            for part in (replaced[k * a:(k + 1) * a], kept[k * c:(k + 1) * c])])
 
 
-class NaturalAdversarialDefense(_FusedDefense):
+class NaturalAdversarialDefense(FusedAdversarialDefense):
     """Adversarial training with FGSM (MindArmour's ``NaturalAdversarialDefense``), fused
-    into one compiled step per batch.
+    into one compiled step per batch: one sign step of ``eps`` from ``x``.
 
     Args:
         network, loss_fn, optimizer: as :class:`AdversarialDefense`.
         bounds (tuple): data range. Default (0.0, 1.0).
         replace_ratio (float): fraction of each batch replaced, in [0, 1]. Default 0.5.
         eps (float): FGSM step as a fraction of the range, in (0, 1]. Default 0.1.
-        predicted_labels (bool): attack the model's predictions instead of the true labels
-            (avoids label leaking, Kurakin et al. 2017). Default False (MindArmour's).
-        warmup (float): epochs over which the budget (and step) grows linearly from ~0 to
-            ``eps`` — large budgets from random weights can stall training at chance.
-            Default 0 (none).
+        predicted_labels, warmup: as :class:`FusedAdversarialDefense`.
     """
 
     def __init__(self, network, loss_fn=None, optimizer=None, bounds=(0.0, 1.0),
                  replace_ratio=0.5, eps=0.1, *, predicted_labels=False, warmup=0):
-        loss_fn_, _ = _default_loss_and_optimizer(network, loss_fn, optimizer)
-        attack = FastGradientSignMethod(network, eps=eps, bounds=bounds, loss_fn=loss_fn_)
-        super().__init__(network, [attack], loss_fn=loss_fn, optimizer=optimizer,
-                         bounds=bounds, replace_ratio=replace_ratio)
-        self._setup(attack, predicted_labels, warmup)
-        self._eps_iter = self._eps
+        super().__init__(network, loss_fn, optimizer, bounds, replace_ratio, eps=eps,
+                         predicted_labels=predicted_labels, warmup=warmup)
 
 
-class ProjectedAdversarialDefense(_FusedDefense):
+class ProjectedAdversarialDefense(FusedAdversarialDefense):
     """PGD adversarial training (Madry et al., 2018, arXiv:1706.06083; MindArmour's
     ``ProjectedAdversarialDefense``), fused into one compiled step per batch.
 
     Args:
         network, loss_fn, optimizer, bounds, replace_ratio: as
             :class:`NaturalAdversarialDefense` (``replace_ratio=1.0`` is Madry's setting).
-        eps (float): Linf (or L2) budget, fraction of the range. Default 0.3.
+        eps (float): Linf (or L2, L1) budget, fraction of the range. Default 0.3.
         eps_iter (float): step per iteration. Default 0.1.
         nb_iter (int): PGD iterations per batch. Default 5.
-        norm_level: np.inf / 'inf' or 2. Default 'inf'.
+        norm_level: np.inf / 'inf', 2 or 1. Default 'inf'.
         rand_init (bool): random start in the ball (default True; MindArmour: False).
         predicted_labels, warmup: as :class:`NaturalAdversarialDefense`.
     """
@@ -352,20 +377,13 @@ class ProjectedAdversarialDefense(_FusedDefense):
     def __init__(self, network, loss_fn=None, optimizer=None, bounds=(0.0, 1.0),
                  replace_ratio=0.5, eps=0.3, eps_iter=0.1, nb_iter=5, norm_level="inf", *,
                  rand_init=True, predicted_labels=False, warmup=0):
-        loss_fn_, _ = _default_loss_and_optimizer(network, loss_fn, optimizer)
-        attack = ProjectedGradientDescent(network, eps=eps, eps_iter=eps_iter, bounds=bounds,
-                                          nb_iter=nb_iter, norm_level=norm_level,
-                                          loss_fn=loss_fn_, rand_init=rand_init)
-        super().__init__(network, [attack], loss_fn=loss_fn, optimizer=optimizer,
-                         bounds=bounds, replace_ratio=replace_ratio)
-        self._setup(attack, predicted_labels, warmup)
-        self._eps_iter = attack._eps_iter        # pylint: disable=protected-access
-        self._nb_iter = attack._nb_iter          # pylint: disable=protected-access
-        self._ball = attack._ball                # pylint: disable=protected-access
-        self._rand_init = rand_init
+        super().__init__(network, loss_fn, optimizer, bounds, replace_ratio, eps=eps,
+                         eps_iter=eps_iter, nb_iter=nb_iter, norm_level=norm_level,
+                         rand_init=rand_init, predicted_labels=predicted_labels,
+                         warmup=warmup)
 
 
-class FastAdversarialDefense(_FusedDefense):
+class FastAdversarialDefense(FusedAdversarialDefense):
     """"Fast is better than free" adversarial training (Wong, Rice & Kolter, 2020,
     arXiv:2001.03994): FGSM from a uniform random start in the Linf ball with step
     ``alpha = 1.25 * eps``, projected back, on every sample (``replace_ratio=1.0``).
@@ -382,25 +400,21 @@ class FastAdversarialDefense(_FusedDefense):
         eps (float): Linf budget, fraction of the range. Default 0.3.
         alpha (float): FGSM step. Default ``1.25 * eps``.
         holdout (tuple): ``(inputs, labels)`` for early stopping, or None.
-        holdout_attack: attack for the check. Default PGD-10, step ``eps / 4``, random start.
+        holdout_attack: attack for the check. Default the pgd10 protocol (10 steps of
+            2.5 eps / 10, random start).
         max_drop (float): tolerated fall of holdout PGD accuracy below its best. Default 0.2.
         predicted_labels, warmup: as :class:`NaturalAdversarialDefense`.
     """
-    _rand_init = True
 
     def __init__(self, network, loss_fn=None, optimizer=None, bounds=(0.0, 1.0),
                  replace_ratio=1.0, eps=0.3, alpha=None, *, holdout=None,
                  holdout_attack=None, max_drop=0.2, predicted_labels=False, warmup=0):
-        loss_fn_, _ = _default_loss_and_optimizer(network, loss_fn, optimizer)
         eps = check_number("eps", eps, low=0.0, high=1.0)
         alpha = 1.25 * eps if alpha is None else check_number("alpha", alpha, low=0.0,
                                                                 high=1.0)
-        attack = ProjectedGradientDescent(network, eps=eps, eps_iter=alpha, bounds=bounds,
-                                          nb_iter=1, loss_fn=loss_fn_, rand_init=True)
-        super().__init__(network, [attack], loss_fn=loss_fn, optimizer=optimizer,
-                         bounds=bounds, replace_ratio=replace_ratio)
-        self._setup(attack, predicted_labels, warmup)
-        self._eps_iter = alpha
+        super().__init__(network, loss_fn, optimizer, bounds, replace_ratio, eps=eps,
+                         eps_iter=alpha, nb_iter=1, rand_init=True,
+                         predicted_labels=predicted_labels, warmup=warmup)
         self._max_drop = check_number("max_drop", max_drop, low=0.0, high=1.0)
         self._holdout = None
         if holdout is not None:
@@ -409,8 +423,7 @@ class FastAdversarialDefense(_FusedDefense):
             hx = check_inputs(holdout[0], self._bounds, name="holdout inputs")
             self._holdout = (hx, to_class_indices(holdout[1], len(hx), name="holdout labels"))
         self._holdout_attack = holdout_attack if holdout_attack is not None else \
-            ProjectedGradientDescent(network, eps=eps, eps_iter=eps / 4, nb_iter=10,
-                                     bounds=bounds, loss_fn=loss_fn_, seed=0)
+            pgd("pgd10", network, eps, bounds=bounds, loss_fn=self._loss_fn, seed=0)
         self.stopped_after = None
 
     def _after_epoch(self, record):

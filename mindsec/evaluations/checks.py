@@ -1,7 +1,7 @@
 """Argument checks shared by the evaluation classes."""
 import numpy as np
 
-from ..attacks.base import to_class_indices
+from ..checks import to_class_indices
 from ..errors import InputError
 
 

@@ -19,13 +19,16 @@ import mindspore as ms
 from mindspore import nn, ops
 from scipy.stats import binomtest
 
-from ..attacks.base import auto_batch_size, check_batch_size, check_inputs, check_number
+from ..attacks.base import Attack, AttackKind, auto_batch_size
 from ..attacks.losses import log_odds, saturated
+from ..attacks.norms import LINF
 from ..batching import num_classes, pad_to, padded_batches, predict_logits
+from ..checks import check_batch_size, check_inputs, check_number
 from ..errors import InputError
 from .checks import labels_to_indices
 
-_ORDER = {"iterative": 0, "minimal": 1, "single-step": 2, "transfer": 3}
+_ORDER = {AttackKind.ITERATIVE: 0, AttackKind.MINIMAL: 1, AttackKind.SINGLE_STEP: 2,
+          AttackKind.TRANSFER: 3}
 
 FLAGS = {
     "zero_gradients": "inputs whose loss gradient is exactly zero: gradient attacks cannot "
@@ -52,73 +55,39 @@ def _check_eps(eps_values, linf):
 
 
 def _attack_norm(attack):
-    """'inf' or 2: the norm an attack's budget is measured in (None: any, e.g. DeepFool)."""
-    source = getattr(attack, "source", attack)
-    if getattr(source, "kind", None) == "minimal":
-        return None
-    norm = getattr(source, "_ball", None) or getattr(source, "_norm", None)
-    return "inf" if norm in ("sign", "inf") else norm
-
-
-_SHORT = {"FastGradientSignMethod": "FGSM", "FastGradientMethod": "FGM",
-          "RandomFastGradientSignMethod": "R+FGSM", "RandomFastGradientMethod": "R+FGM",
-          "ProjectedGradientDescent": "PGD", "BasicIterativeMethod": "BIM",
-          "MomentumIterativeMethod": "MIM", "DeepFool": "DeepFool"}
-
-
-def _name(attack):
-    """A short label: 'PGD-40x5', 'FGSM', 'transfer-FGSM', or the attack's ``name``."""
-    if getattr(attack, "name", None):
-        return attack.name
-    if getattr(attack, "kind", None) == "transfer":
-        return "transfer-" + _name(attack.source)
-    label = _SHORT.get(type(attack).__name__, type(attack).__name__)
-    if getattr(attack, "kind", None) == "iterative":
-        label += f"-{attack._nb_iter}"                     # pylint: disable=protected-access
-        if getattr(attack, "_nb_restarts", 1) > 1:
-            label += f"x{attack._nb_restarts}"             # pylint: disable=protected-access
-        if getattr(attack, "_ball", "inf") == 2:
-            label += "-L2"
-    return label
+    """The Norm an attack's budget is measured in (None: any, e.g. DeepFool's)."""
+    return None if attack.kind is AttackKind.MINIMAL else attack.norm
 
 
 def _predict(model, x, batch_size):
     return predict_logits(model, x, batch_size).argmax(axis=1).astype(np.int32)
 
 
-def _distance(adv, x, norm, bounds):
-    scale = (bounds[1] - bounds[0]) if bounds is not None else 1.0
-    diff = (adv - x).reshape(len(x), -1) / scale
-    return np.abs(diff).max(axis=1) if norm == "inf" else np.linalg.norm(diff, axis=1)
-
-
 def _minimal_distances(attack, model, x, y, norm, batch_size):
     """(n,) distance (fraction of the range, in ``norm``) of a minimal attack's example
     from each input; inf where the example does not fool ``model``."""
     adv = attack.batch_generate(x, y, batch_size)
-    dist = _distance(adv, x, norm, attack._bounds)          # pylint: disable=protected-access
+    bounds = attack.bounds
+    dist = norm.distance(adv, x, (bounds[1] - bounds[0]) if bounds is not None else 1.0)
     dist[_predict(model, adv, batch_size) == y] = np.inf
     return dist
 
 
 def _sweepable(attack, model):
-    """Whether the attack answers every eps from one gradient (:meth:`sweep`): a
-    single-step attack without a random part, on the judged model itself."""
-    return attack.kind == "single-step" and attack._alpha is None \
-        and attack._logits_net is model                    # pylint: disable=protected-access
+    """Whether the attack answers every eps from one gradient (:meth:`sweep`) on the
+    judged model itself."""
+    return attack.sweepable and attack.model is model
 
 
 def _success(attack, model, x, y, eps, batch_size, norm):
     """(K, n) bool: ``model`` misclassifies ``attack``'s example at each eps."""
-    kind = getattr(attack, "kind", None)
-    if getattr(attack, "_is_targeted", False) or \
-            getattr(getattr(attack, "source", None), "_is_targeted", False):
-        raise InputError(f"{_name(attack)}: the runner measures untargeted robustness; "
+    if attack.targeted:
+        raise InputError(f"{attack.label}: the runner measures untargeted robustness; "
                          f"pass untargeted attacks")
     if _sweepable(attack, model):
         res = attack.sweep(x, y, eps, batch_size)
         return res.preds != y[None]
-    if kind == "minimal":
+    if attack.kind is AttackKind.MINIMAL:
         dist = _minimal_distances(attack, model, x, y, norm, batch_size)
         return dist[None] <= eps[:, None] + 1e-6
     rows = []
@@ -161,24 +130,20 @@ def robustness_curve(attack, inputs, labels, eps_values, *, model=None, batch_si
         RobustnessCurve with ``success`` of shape (K, N).
     """
     model = _judged_model(attack, model)
-    eps = _check_eps(eps_values, _attack_norm(attack) != 2)
-    x, y, batch_size = _data(model, inputs, labels, batch_size, _bounds_of(attack))
+    norm = _attack_norm(attack) or LINF
+    eps = _check_eps(eps_values, norm is LINF)
+    x, y, batch_size = _data(model, inputs, labels, batch_size, attack.bounds)
     return RobustnessCurve(eps=eps.astype(np.float32),
-                           success=_success(attack, model, x, y, eps, batch_size,
-                                            _attack_norm(attack) or "inf"))
-
-
-def _bounds_of(attack):
-    return getattr(getattr(attack, "source", attack), "_bounds", None)
+                           success=_success(attack, model, x, y, eps, batch_size, norm))
 
 
 def _judged_model(attack, model):
-    if getattr(attack, "kind", None) is None:
+    if not isinstance(attack, Attack):
         raise InputError(f"attack must be a mindsec attack, got {type(attack).__name__}")
     if model is None:
-        if attack.kind == "transfer":
+        if attack.kind is AttackKind.TRANSFER:
             raise InputError("model is required for a transfer attack (the model judged)")
-        model = getattr(attack, "_logits_net", None)
+        model = attack.model
         if model is None:
             raise InputError("the attack's network must return logits (pass model=)")
     if not isinstance(model, nn.Cell):
@@ -309,18 +274,19 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
     if not isinstance(attacks, (list, tuple)) or not attacks:
         raise InputError("attacks must be a non-empty list of mindsec attacks")
     for attack in attacks:
-        _judged_model(attack, model if getattr(attack, "kind", None) == "transfer" else None)
+        _judged_model(attack, model if isinstance(attack, Attack) and
+                      attack.kind is AttackKind.TRANSFER else None)
     norms = {_attack_norm(a) for a in attacks} - {None}
     if len(norms) > 1:
-        raise InputError(f"attacks mix norms {sorted(map(str, norms))}; run one cascade per "
-                         f"norm")
-    norm = norms.pop() if norms else "inf"
-    eps = _check_eps(eps, norm == "inf")
+        raise InputError(f"attacks mix norms {sorted(map(repr, norms))}; run one cascade "
+                         f"per norm")
+    norm = norms.pop() if norms else LINF
+    eps = _check_eps(eps, norm is LINF)
     if not isinstance(data, (tuple, list)) or len(data) != 2:
         raise InputError("data must be a pair (inputs, labels)")
     confidence = check_number("confidence", confidence, low=0.0, high=0.999)
     tol = check_number("tol", tol, low=0.0, high=1.0, low_open=False)
-    bounds = _bounds_of(attacks[0])
+    bounds = attacks[0].bounds
     x, y, batch_size = _data(model, data[0], data[1], batch_size, bounds)
     n = len(x)
     order = sorted(attacks, key=lambda a: _ORDER[a.kind])
@@ -339,7 +305,7 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
         if not idx_correct.size:
             break
         full = np.zeros((eps.size, n), bool)
-        if attack.kind == "minimal":
+        if attack.kind is AttackKind.MINIMAL:
             dist = _minimal_distances(attack, model, x[idx_correct], y[idx_correct], norm,
                                       batch_size)
             median = float(np.median(dist)) if median is None else median
@@ -351,7 +317,7 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
             continue
         standalone[i] = full
 
-    records = [{"name": _name(a), "kind": a.kind, "attacked": [], "broken": []}
+    records = [{"name": a.label, "kind": a.kind.value, "attacked": [], "broken": []}
                for a in order]
     robust = []
     for k, e in enumerate(eps):
@@ -398,17 +364,17 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
 
 
 def _collapse_check(order, model, x, y, idx, norm, collapse_eps, samples, batch_size):
-    if collapse_eps is None or norm != "inf" or not idx.size:
+    if collapse_eps is None or norm is not LINF or not idx.size:
         return None
-    iterative = [a for a in order if a.kind == "iterative"] or \
-        [a for a in order if a.kind == "single-step"]
+    iterative = [a for a in order if a.kind is AttackKind.ITERATIVE] or \
+        [a for a in order if a.kind is AttackKind.SINGLE_STEP]
     if not iterative:
         return None
     attack = iterative[0]
     pick = idx[: int(samples)]
     hit = _success(attack, model, x[pick], y[pick], np.array([collapse_eps]), batch_size,
                    norm)[0]
-    return {"attack": _name(attack), "eps": float(collapse_eps), "n": int(pick.size),
+    return {"attack": attack.label, "eps": float(collapse_eps), "n": int(pick.size),
             "accuracy": float(1.0 - hit.mean())}
 
 
@@ -438,15 +404,16 @@ def _flags(report, order, correct, tol, collapse_max):
     if report.collapse and report.collapse["accuracy"] > collapse_max:
         flag("no_collapse", f"{report.collapse['attack']} at eps {report.collapse['eps']:g} "
              f"leaves {report.collapse['accuracy']:.1%} (expected <= {collapse_max:.0%})")
-    white = [i for i, a in enumerate(order) if a.kind in ("iterative", "minimal")]
+    white = [i for i, a in enumerate(order)
+             if a.kind in (AttackKind.ITERATIVE, AttackKind.MINIMAL)]
     for i, attack in enumerate(order):
         rec = report.attacks[i]
         late = [k for k, b in enumerate(rec["broken"]) if b > max(tol * n_correct, 2)]
-        if attack.kind == "single-step" and any(a.kind == "iterative" for a in order[:i]) \
-                and late:
+        if attack.kind is AttackKind.SINGLE_STEP and late and \
+                any(a.kind is AttackKind.ITERATIVE for a in order[:i]):
             flag("iterative_weaker_than_single_step", f"{rec['name']} broke "
                  + ", ".join(f"{rec['broken'][k]} at eps {report.eps[k]:g}" for k in late))
-        if attack.kind == "transfer" and white and late:
+        if attack.kind is AttackKind.TRANSFER and white and late:
             flag("transfer_beats_white_box", f"{rec['name']} broke "
                  + ", ".join(f"{rec['broken'][k]} at eps {report.eps[k]:g}" for k in late))
     curves = [("worst case", report.robust_accuracy)] + list(report.standalone.items())

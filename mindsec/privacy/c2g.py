@@ -21,7 +21,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..attacks.base import check_number
+from ..checks import check_number
 from ..errors import InputError
 from .api import check_api, check_records
 

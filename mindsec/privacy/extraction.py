@@ -16,7 +16,7 @@ import mindspore as ms
 from mindspore import nn
 
 from .. import train
-from ..attacks.base import check_number
+from ..checks import check_number
 from ..batching import predict_logits
 from ..errors import InputError
 from .api import check_api, check_records

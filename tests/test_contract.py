@@ -1,0 +1,181 @@
+"""The contract every attack keeps, checked once per attack class on a tiny network and
+real digits (the fast tier: ``pytest -m fast``).
+
+Output shape and dtype, the data bounds, the eps ball in the attack's own norm, seed
+reproducibility, ``labels=None``, targeted mode, a ragged last batch, and the public
+read-only description the evaluation runner relies on.
+"""
+import numpy as np
+import pytest
+import mindspore as ms
+from mindspore import nn
+
+from mindsec import attacks, train
+from mindsec.attacks import AttackKind, LabelSource
+from mindsec.attacks.norms import Norm
+from mindsec.batching import predict_logits
+
+import golden
+
+pytestmark = pytest.mark.fast
+CE = nn.SoftmaxCrossEntropyWithLogits(sparse=True)
+
+# name -> (factory(net, seed), targeted-capable)
+ATTACKS = {
+    "FGSM": lambda n, s: attacks.FastGradientSignMethod(n, eps=0.1, loss_fn=CE, seed=s),
+    "FGM-L1": lambda n, s: attacks.FastGradientMethod(n, eps=6.0, norm_level=1, loss_fn=CE),
+    "FGM-L2": lambda n, s: attacks.FastGradientMethod(n, eps=1.5, loss_fn=CE),
+    "FGM-Linf": lambda n, s: attacks.FastGradientMethod(n, eps=0.1, norm_level="inf",
+                                                        loss_fn=CE),
+    "R+FGSM": lambda n, s: attacks.RandomFastGradientSignMethod(n, eps=0.1, alpha=0.05,
+                                                                loss_fn=CE, seed=s),
+    "R+FGM": lambda n, s: attacks.RandomFastGradientMethod(n, eps=1.5, alpha=0.05,
+                                                           loss_fn=CE, seed=s),
+    "LLC": lambda n, s: attacks.LeastLikelyClassMethod(n, eps=0.1, loss_fn=CE),
+    "R+LLC": lambda n, s: attacks.RandomLeastLikelyClassMethod(n, eps=0.1, alpha=0.05,
+                                                               loss_fn=CE, seed=s),
+    "BIM": lambda n, s: attacks.BasicIterativeMethod(n, eps=0.1, eps_iter=0.03, nb_iter=4,
+                                                     loss_fn=CE),
+    "PGD-Linf": lambda n, s: attacks.ProjectedGradientDescent(n, eps=0.1, eps_iter=0.03,
+                                                              nb_iter=4, loss_fn=CE, seed=s),
+    "PGD-L2": lambda n, s: attacks.ProjectedGradientDescent(n, eps=1.5, eps_iter=0.5,
+                                                            nb_iter=4, norm_level=2,
+                                                            loss_fn=CE, seed=s),
+    "PGD-L1": lambda n, s: attacks.ProjectedGradientDescent(n, eps=8.0, eps_iter=3.0,
+                                                            nb_iter=4, norm_level=1,
+                                                            loss_fn=CE, seed=s),
+    "PGD-restarts": lambda n, s: attacks.ProjectedGradientDescent(n, eps=0.05, eps_iter=0.02,
+                                                                  nb_iter=3, nb_restarts=2,
+                                                                  loss_fn=CE, seed=s),
+    "MIM": lambda n, s: attacks.MomentumIterativeMethod(n, eps=0.1, eps_iter=0.03, nb_iter=4,
+                                                        loss_fn=CE),
+    "DeepFool": lambda n, s: attacks.DeepFool(n, 10, max_iters=10, bounds=(0.0, 1.0)),
+    "transfer-FGSM": lambda n, s: attacks.TransferAttack(
+        attacks.FastGradientSignMethod(n, eps=0.1, loss_fn=CE)),
+}
+UNTARGETABLE = {"DeepFool", "transfer-FGSM", "LLC", "R+LLC"}   # LLC: always targeted
+
+
+@pytest.fixture(scope="module")
+def net_and_data():
+    x, y = golden.digits()
+    ms.set_seed(0)
+    net = golden.tiny(0)
+    train.fit(net, x[:512], y[:512], train.Recipe("contract", "adam", lr=3e-3, batch_size=64,
+                                                  epochs=2), seed=0, log=lambda line: None)
+    net.set_train(False)
+    return net, x[2000:2023], y[2000:2023]        # 23 images: a ragged last batch of 7
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+def test_shape_dtype_bounds_and_ball(net_and_data, name):
+    net, x, y = net_and_data
+    attack = ATTACKS[name](net, 0)
+    adv = attack.batch_generate(x, y, batch_size=8)
+    assert adv.shape == x.shape and adv.dtype == np.float32
+    assert adv.min() >= 0.0 and adv.max() <= 1.0
+    assert np.abs(adv - x).max() > 0, "the attack did not move anything"
+    if attack.eps is None:
+        return
+    dist = attack.norm.distance(adv, x)
+    budget = attack.eps
+    if name == "R+FGM":
+        # MindArmour's definition: a random *sign* step of alpha, then an L2 step of
+        # eps - alpha, so the L2 size can reach (eps - alpha) + alpha * sqrt(D)
+        budget = attack.eps - attack.alpha + attack.alpha * np.sqrt(x[0].size)
+    assert dist.max() <= budget * (1 + 1e-5) + 1e-6, (name, dist.max())
+
+
+RANDOM = {"R+FGSM", "R+FGM", "R+LLC", "PGD-Linf", "PGD-L2", "PGD-L1", "PGD-restarts"}
+
+
+@pytest.mark.parametrize("name", sorted(set(ATTACKS) - {"PGD-restarts"}))
+def test_a_ragged_last_batch_changes_nothing_else(net_and_data, name):
+    """23 inputs in batches of 8: the padded last batch leaves the first two as they are
+    without it; a deterministic attack gives what one batch of 23 gives. (With restarts
+    the second run's batches hold whatever the first left standing: not comparable.)"""
+    net, x, y = net_and_data
+    parts = ATTACKS[name](net, 3).batch_generate(x, y, batch_size=8)
+    head = ATTACKS[name](net, 3).batch_generate(x[:16], y[:16], batch_size=8)
+    np.testing.assert_array_equal(parts[:16], head)
+    if name in RANDOM:            # random parts are drawn per batch
+        return
+    whole = ATTACKS[name](net, 3).generate(x, y)
+    same = np.isclose(whole, parts, atol=1e-5).mean()
+    assert same >= 0.999, (name, same)
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+def test_a_seed_repeats_the_examples(net_and_data, name):
+    net, x, y = net_and_data
+    first = ATTACKS[name](net, 7).batch_generate(x, y, batch_size=8)
+    again = ATTACKS[name](net, 7).batch_generate(x, y, batch_size=8)
+    np.testing.assert_array_equal(first, again)
+
+
+@pytest.mark.parametrize("name", ATTACKS)
+def test_the_public_description(net_and_data, name):
+    net, _, _ = net_and_data
+    attack = ATTACKS[name](net, 0)
+    assert isinstance(attack, attacks.Attack) and isinstance(attack.kind, AttackKind)
+    assert isinstance(attack.label, str) and attack.label
+    assert attack.bounds == (0.0, 1.0) and attack.targeted in (False, True)
+    assert isinstance(attack.label_source, LabelSource)
+    if attack.kind is AttackKind.MINIMAL:
+        assert attack.eps is None
+    else:
+        assert isinstance(attack.norm, Norm) and attack.eps > 0
+    if attack.kind is AttackKind.TRANSFER:
+        assert attack.model is None and attack.source.model is net
+    else:
+        assert attack.model is net
+    assert attack.sweepable == (attack.kind is AttackKind.SINGLE_STEP and
+                                getattr(attack, "alpha", None) is None)
+    with pytest.raises(AttributeError):
+        attack.eps = 0.5                      # read-only
+
+
+@pytest.mark.parametrize("name", sorted(set(ATTACKS) - {"transfer-FGSM"}))
+def test_labels_none_attacks_what_the_label_source_says(net_and_data, name):
+    net, x, y = net_and_data
+    attack = ATTACKS[name](net, 5)
+    logits = predict_logits(net, x)
+    implied = logits.argmin(1) if attack.label_source is LabelSource.LEAST_LIKELY \
+        else logits.argmax(1)
+    np.testing.assert_array_equal(ATTACKS[name](net, 5).batch_generate(x, None, 8),
+                                  attack.batch_generate(x, implied, 8))
+
+
+@pytest.mark.parametrize("name", sorted(set(ATTACKS) - UNTARGETABLE))
+def test_targeted_mode_moves_toward_the_target(net_and_data, name):
+    net, x, y = net_and_data
+    plain = ATTACKS[name](net, 0)
+    kwargs = {"is_targeted": True}
+    attack = type(plain)(net, **_arguments(plain), **kwargs)
+    assert attack.targeted and attack.label_source is LabelSource.REQUIRED
+    target = ((y + 1) % 10).astype(np.int32)
+    adv = attack.batch_generate(x, target, batch_size=8)
+    before = _log_softmax(predict_logits(net, x))[np.arange(len(x)), target]
+    after = _log_softmax(predict_logits(net, adv))[np.arange(len(x)), target]
+    assert np.mean(after > before) >= 0.9, (name, np.mean(after > before))
+    with pytest.raises(Exception, match="targeted attack needs its target labels"):
+        attack.batch_generate(x, None)
+
+
+def _arguments(attack):
+    """The constructor arguments of one of ATTACKS' attacks (to rebuild it targeted)."""
+    out = {"eps": attack.eps, "loss_fn": CE}
+    if hasattr(attack, "nb_iter"):
+        out.update(eps_iter=attack.eps_iter, nb_iter=attack.nb_iter)
+        if isinstance(attack, attacks.ProjectedGradientDescent):
+            out.update(norm_level=attack.norm.p, nb_restarts=attack.nb_restarts, seed=0)
+    elif isinstance(attack, attacks.FastGradientMethod):
+        out.update(norm_level=attack.norm.p)
+    if getattr(attack, "alpha", None) is not None:
+        out.update(alpha=attack.alpha, seed=0)
+    return out
+
+
+def _log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
