@@ -332,7 +332,7 @@ def flow_rows(quick, data_dir, device, log=print):
         work = Path(work)
         commands = {
             "mindsec": [sys.executable, str(root / "examples" / "mnist_defense_nad.py"),
-                        *common, "--ckpt", str(work / "lenet5.ckpt"),
+                        *common, "--ckpt", str(work / "lenet5.ckpt"), "--train-if-missing",
                         "--out", str(work / "mindsec")]
                        + (["--epochs", "2", "--nad-epochs", "2"] if quick else ["--full"]),
             "mindarmour": [sys.executable, str(HERE / "mindarmour_flow.py"), *common,

@@ -1,5 +1,7 @@
 """Shared plumbing for the example scripts and the ``mindsec`` command."""
+import os
 import sys
+from pathlib import Path
 
 from .atomic import write_json  # noqa: F401  (the commands' JSON)
 from .errors import InputError, MindsecError
@@ -41,6 +43,64 @@ def add_data_arguments(parser):
     parser.add_argument("--test-samples", type=int, default=None,
                         help="use only the first N test images")
     return parser
+
+
+def add_model_checkpoint(parser, default, what="the model"):
+    """``--ckpt`` (default None: ``default``, trained there if missing) and
+    ``--train-if-missing`` (train a LeNet5 at an explicit --ckpt that does not exist)."""
+    parser.add_argument("--ckpt", default=None,
+                        help=f"{what}'s checkpoint (default: {default}, trained there if "
+                             f"missing; another path must exist unless --train-if-missing)")
+    parser.add_argument("--train-if-missing", action="store_true",
+                        help="train a LeNet5 at --ckpt when it does not exist")
+    return parser
+
+
+def model_checkpoint(args, default):
+    """The checkpoint a command loads: ``--ckpt``, else ``default``. A missing one is
+    trained only at the default path or with ``--train-if-missing``: a mistyped path of
+    the user's own model is one line, not a report about a freshly trained one."""
+    path = Path(args.ckpt if args.ckpt is not None else default)
+    check_output_file("--ckpt", path)
+    if args.ckpt is not None and not path.exists() and not args.train_if_missing:
+        raise InputError(f"--ckpt {path} does not exist: pass a trained checkpoint, or "
+                         f"--train-if-missing to train a LeNet5 there")
+    return path
+
+
+def _first_existing(path):
+    for parent in (path, *path.parents):
+        if parent.exists():
+            return parent
+    return Path(".")
+
+
+def check_output_file(option, path):
+    """``path`` can be written as a file: not a directory, and its nearest existing
+    ancestor a writable directory (checked before any work starts)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a directory: name a file")
+    parent = _first_existing(path.parent)
+    if not parent.is_dir():
+        raise InputError(f"{option} {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{option} {path}: {parent} is not writable")
+    return path
+
+
+def check_output_dir(option, path):
+    """``path`` can be used as an output directory: a directory, or creatable in a
+    writable one (checked before any work starts)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path} is a file: name a directory")
+    parent = _first_existing(path)
+    if not parent.is_dir():
+        raise InputError(f"{option} {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"{option} {path}: {parent} is not writable")
+    return path
 
 
 def data_source(args):

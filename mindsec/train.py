@@ -13,7 +13,6 @@ seed and finished epoch; each epoch's shuffle is derived from ``(seed, epoch)``,
 resumed from a checkpoint continues exactly where the killed run would have gone.
 """
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np

@@ -53,6 +53,38 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     assert error_lines(proc.stderr) == [message]
 
 
+@pytest.mark.parametrize("command", ["attack", "defend"])
+def test_a_mistyped_checkpoint_is_refused_not_trained(command, tmp_path):
+    missing = tmp_path / "typo" / "my_model.ckpt"
+    proc = mindsec(command, "--device", "CPU", "--ckpt", missing, "--out", tmp_path / "out")
+    assert proc.returncode == 2
+    assert error_lines(proc.stderr) == [f"error: --ckpt {missing} does not exist: pass a "
+                                        f"trained checkpoint, or --train-if-missing to train "
+                                        f"a LeNet5 there"]
+    assert not missing.exists() and not (tmp_path / "out").exists()
+    assert "training LeNet5" not in proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--ckpt", "{d}"], "error: --ckpt {d} is a directory: name a file"),
+    (["train", "--out", "{f}"], "error: --out {f} is a file: name a directory"),
+    (["attack", "--ckpt", "{f}/x.ckpt"], "error: --ckpt {f}/x.ckpt: {f} is not a directory"),
+    (["defend", "--defended-ckpt", "{d}"], "error: --defended-ckpt {d} is a directory: name "
+                                           "a file"),
+])
+def test_output_paths_are_checked_before_any_work(args, message, tmp_path):
+    folder, plain = tmp_path / "a_dir", tmp_path / "a_file"
+    folder.mkdir()
+    plain.write_text("not a directory")
+    fill = {"d": folder, "f": plain}
+    args = [a.format(**fill) for a in args]
+    out = [] if "--out" in args else ["--out", str(tmp_path / "out")]
+    proc = mindsec(*args, "--device", "CPU", *out, timeout=120)
+    assert proc.returncode == 2, proc.stdout[-500:]
+    assert error_lines(proc.stderr) == [message.format(**fill)]
+    assert "epoch" not in proc.stdout                  # nothing was trained first
+
+
 def test_unknown_command_exits_2():
     proc = mindsec("harden")
     assert proc.returncode == 2 and "invalid choice: 'harden'" in proc.stderr
@@ -112,7 +144,8 @@ def test_train_monitor_then_attack_report_and_validate(tmp_path):
 
 def test_defend_on_two_workers_reports_what_one_process_reports(tmp_path):
     common = ["defend", "--device", "CPU", "--train-samples", "1000", "--test-samples",
-              "200", "--epochs", "3", "--nad-epochs", "1", "--ckpt", tmp_path / "lenet.ckpt"]
+              "200", "--epochs", "3", "--nad-epochs", "1", "--ckpt", tmp_path / "lenet.ckpt",
+              "--train-if-missing"]
     one = mindsec(*common, "--out", tmp_path / "one")
     assert one.returncode == 0, one.stderr
     two = mindsec(*common, "--workers", "2", "--out", tmp_path / "two")
@@ -129,7 +162,8 @@ def test_defend_on_two_workers_reports_what_one_process_reports(tmp_path):
 def test_defend_with_pgd_and_fast_training(defense, tmp_path):
     proc = mindsec("defend", "--device", "CPU", "--train-samples", "1000", "--test-samples",
                    "100", "--epochs", "3", "--nad-epochs", "1", "--defense", defense,
-                   "--ckpt", tmp_path / "lenet.ckpt", "--out", tmp_path / defense)
+                   "--ckpt", tmp_path / "lenet.ckpt", "--train-if-missing",
+                   "--out", tmp_path / defense)
     assert proc.returncode == 0, proc.stderr
     report = json.loads((tmp_path / defense / "report.json").read_text())
     assert report["defense"] == defense and report["nad"]["replace_ratio"] == 1.0
@@ -140,7 +174,8 @@ def test_defend_with_pgd_and_fast_training(defense, tmp_path):
 def test_defend_full_uses_its_documented_recipes(tmp_path):
     proc = mindsec("defend", "--device", "CPU", "--full", "--train-samples", "1000",
                    "--test-samples", "100", "--epochs", "1", "--nad-epochs", "1",
-                   "--ckpt", tmp_path / "lenet.ckpt", "--out", tmp_path / "full")
+                   "--ckpt", tmp_path / "lenet.ckpt", "--train-if-missing",
+                   "--out", tmp_path / "full")
     assert proc.returncode == 0, proc.stderr
     assert "training LeNet5 (fast recipe, 1 epochs)" in proc.stdout
     report = json.loads((tmp_path / "full" / "report.json").read_text())

@@ -9,7 +9,8 @@ from conftest import error_lines, run_script
 def test_fgsm_example_end_to_end(tmp_path):
     ckpt, out = tmp_path / "lenet.ckpt", tmp_path / "fgsm"
     args = ["examples/mnist_attack_fgsm.py", "--device", "CPU", "--train-samples", "3000",
-            "--test-samples", "400", "--epochs", "6", "--ckpt", ckpt, "--out-dir", out]
+            "--test-samples", "400", "--epochs", "6", "--ckpt", ckpt, "--train-if-missing",
+            "--out-dir", out]
     proc = run_script(*args)
     assert proc.returncode == 0, proc.stderr
     for line in ("prediction accuracy before attacking is", "mis-classification rate",
@@ -36,7 +37,7 @@ def test_fgsm_example_end_to_end(tmp_path):
 def test_fgsm_example_rejects_a_bad_eps_in_one_line(tmp_path):
     proc = run_script("examples/mnist_attack_fgsm.py", "--device", "CPU", "--eps", "1.5",
                       "--train-samples", "300", "--test-samples", "50", "--epochs", "1",
-                      "--ckpt", tmp_path / "c.ckpt", "--out-dir", tmp_path)
+                      "--ckpt", tmp_path / "c.ckpt", "--train-if-missing", "--out-dir", tmp_path)
     assert proc.returncode == 2
     assert error_lines(proc.stderr) == ["error: --eps must be <= 1.0, got 1.5"]
 
@@ -50,7 +51,8 @@ def test_auto_batch_size_scales_with_the_input():
 
 def test_nad_example_reports_both_protocols(tmp_path):
     common = ["examples/mnist_defense_nad.py", "--device", "CPU", "--train-samples", "3000",
-              "--test-samples", "300", "--ckpt", tmp_path / "lenet.ckpt", "--epochs", "8"]
+              "--test-samples", "300", "--ckpt", tmp_path / "lenet.ckpt", "--train-if-missing",
+              "--epochs", "8"]
     proc = run_script(*common, "--nad-epochs", "4", "--out", tmp_path / "nad")
     assert proc.returncode == 0, proc.stderr
     assert "(a) FGSM made on the undefended model" in proc.stdout

@@ -1,4 +1,4 @@
-"""Iterative gradient attacks: BIM, PGD (Linf and L2, random start, restarts) and MIM.
+"""Iterative gradient attacks: BIM, PGD (Linf, L2 and L1, random start, restarts) and MIM.
 
 Same classes, arguments and defaults as MindArmour's
 ``mindarmour.adv_robustness.attacks.iterative_gradient_method`` (``eps=0.3``,
@@ -13,9 +13,10 @@ clip to the bounds, each iteration is
 * MIM (Dong et al., 2018, arXiv:1710.06081): ``m_t+1 = decay*m_t + g/||g||``,
   ``x_t+1 = P(x_t + eps_iter*r*sign(m_t+1))``,
 
-``g`` the loss's input gradient (negated for targeted attacks). One compiled step (gradient,
-update, projection, clip) is reused for every iteration, batch and eps; the loop issues
-device calls only, with no host round trip, and the last batch is padded to a fixed shape.
+``g`` the loss's input gradient (negated for targeted attacks). The step is
+:class:`mindsec.attacks.core.AscentStep` (gradient, update, projection, clip), compiled once
+and reused for every iteration, batch and eps; the loop issues device calls only, with no
+host round trip, and the last batch is padded to a fixed shape.
 
 Differences from MindArmour, each deliberate: the cancellation-free loss (see
 :mod:`mindsec.attacks.losses`; ``stable_loss=False`` restores plain cross-entropy); PGD
@@ -34,7 +35,7 @@ from ..errors import InputError
 from .base import Attack, AttackKind
 from .core import AscentSettings, AscentStep
 from .losses import build_loss
-from .norms import L2, LINF, get_norm
+from .norms import LINF, get_norm
 
 
 class _Judge(nn.Cell):
@@ -199,6 +200,7 @@ class ProjectedGradientDescent(BasicIterativeMethod):
     True — MindArmour starts at ``x``) and ``nb_restarts`` (independent random starts;
     each input keeps the first that fools the model; default 1).
     """
+    short_name = "PGD"
 
     def __init__(self, network, eps=0.3, eps_iter=0.1, bounds=(0.0, 1.0), is_targeted=False,
                  nb_iter=5, norm_level="inf", loss_fn=None, *, rand_init=True, nb_restarts=1,
@@ -213,14 +215,13 @@ class ProjectedGradientDescent(BasicIterativeMethod):
                          is_targeted=is_targeted, nb_iter=nb_iter, loss_fn=loss_fn,
                          stable_loss=stable_loss, seed=seed)
 
-    short_name = "PGD"
-
 
 class MomentumIterativeMethod(IterativeGradientMethod):
     """Momentum Iterative Method (Dong et al., 2018): the gradient, divided by its
     per-sample ``norm_level`` norm (1, 2 or np.inf; MindArmour's default 'inf'),
     accumulates in ``m`` with ``decay_factor``; each step is ``eps_iter * sign(m)``,
     projected into the Linf ball of ``eps``. Starts at ``x``."""
+    short_name = "MIM"
 
     def __init__(self, network, eps=0.3, eps_iter=0.1, bounds=(0.0, 1.0), is_targeted=False,
                  nb_iter=5, decay_factor=1.0, norm_level="inf", loss_fn=None, *,
@@ -230,8 +231,6 @@ class MomentumIterativeMethod(IterativeGradientMethod):
         super().__init__(network, eps=eps, eps_iter=eps_iter, bounds=bounds,
                          is_targeted=is_targeted, nb_iter=nb_iter, loss_fn=loss_fn,
                          stable_loss=stable_loss, seed=seed)
-
-    short_name = "MIM"
 
     @property
     def decay_factor(self):

@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
-
 from ..cli_support import add_data_arguments, add_device_argument, check_positive
 
 DEFAULT_CKPT = "runs/lenet5.ckpt"
@@ -96,7 +94,7 @@ def markdown(summary, reports, png, out):
 def run(args):
     # pylint: disable=import-outside-toplevel
     from .. import context, data, workflows
-    from ..cli_support import data_source, parse_eps_list, write_json
+    from ..cli_support import check_output_dir, data_source, parse_eps_list, write_json
     from ..evaluations import evaluate_robustness
 
     if args.plot_from:
@@ -110,6 +108,7 @@ def run(args):
     specs = args.ckpt or [DEFAULT_CKPT]
     surrogate = workflows.load_model(args.transfer_from, source.name)[0] \
         if args.transfer_from else None
+    check_output_dir("--out", args.out)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     reports, summary = {}, {"data": source.name, "n": len(x), "device": target, "eps": eps,

@@ -53,8 +53,8 @@ def run(args):
     from .. import context, data, distributed, plots, train
     from ..checks import check_number
     from ..batching import accuracy
-    from ..callbacks import RobustnessMonitor
-    from ..cli_support import data_source, per_worker, write_json
+    from ..cli_support import (check_output_dir, check_output_file, data_source, per_worker,
+                               write_json)
     from ..errors import InputError
     from ..models import MODELS
 
@@ -63,18 +63,14 @@ def run(args):
     if args.monitor_every < 0:
         raise InputError(f"--monitor-every must be 0 (off) or a positive integer, got "
                          f"{args.monitor_every}")
+    check_output_file("--ckpt", args.ckpt)
+    check_output_dir("--out", args.out)
     target = context.set_device(args.device, args.mode)
     rank, world = distributed.setup()            # (0, 1) unless started by msrun
     if args.workers > 1 and world == 1:
         return relaunch("train", args, args.workers)
     source = data_source(args)
-    recipe = train.get_recipe(args.recipe, args.epochs)
-    if args.epochs is None and source.epoch_scale != 1:
-        recipe = recipe.with_epochs(recipe.epochs * source.epoch_scale)
-    custom = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch),
-                                ("schedule", args.schedule)) if v is not None}
-    if custom:      # another recipe: named apart, so --resume does not mix the two
-        recipe = replace(recipe, name=f"{recipe.name}+custom", **custom)
+    recipe = _recipe(args, source)
     global_batch = recipe.batch_size
     recipe = replace(recipe, batch_size=per_worker("the recipe's batch", global_batch, world))
     say = print if rank == 0 else (lambda line: None)
@@ -90,15 +86,8 @@ def run(args):
     out.mkdir(parents=True, exist_ok=True)
     ms.set_seed(args.seed)
     net = MODELS[args.model]()
-    callbacks, meta = [], {"data": source.name, "model": args.model}
-    if args.monitor_every:
-        n = min(args.monitor_images, len(test_x))
-        history = out / "robustness_history.json"
-        callbacks.append(RobustnessMonitor(net, test_x[:n], test_y[:n], eps=args.monitor_eps,
-                                           every=args.monitor_every, history=str(history),
-                                           best_ckpt=str(out / "best_robust.ckpt"),
-                                           log=say))
-        meta["history"] = str(history)
+    callbacks, meta = _monitor(args, net, test_x, test_y, out, say)
+    meta.update(data=source.name, model=args.model)
     t0 = time.perf_counter()
     records = train.fit(net, train_x, train_y, recipe, seed=args.seed, ckpt_path=args.ckpt,
                         resume=args.resume, eval_data=(test_x, test_y), meta=meta,
@@ -117,10 +106,41 @@ def run(args):
         summary["robustness_history"] = callbacks[0].records
         png = plots.robustness_history(callbacks[0].records, out / "robustness_history.png",
                                        title=f"{args.model}: accuracy on "
-                                             f"{min(args.monitor_images, len(test_x))} test "
-                                             f"images, eps {args.monitor_eps}")
+                                             f"{len(callbacks[0].x)} test images, eps "
+                                             f"{args.monitor_eps}")
         print(f"robustness history: {meta['history']}, {png}")
     write_json(out / "train.json", summary)
     print(f"test accuracy {acc:.4f} on {len(test_x)} images; training wall time {wall:.1f} s; "
           f"checkpoint {args.ckpt}; summary {out / 'train.json'}")
     return 0
+
+
+def _monitor(args, net, test_x, test_y, out, log):
+    """``([RobustnessMonitor], meta)`` with --monitor-every (the pgd10 protocol on the
+    first --monitor-images test images, its history and best-robust checkpoint in --out),
+    else ``([], {})``."""
+    from ..callbacks import RobustnessMonitor   # pylint: disable=import-outside-toplevel
+    if not args.monitor_every:
+        return [], {}
+    n = min(args.monitor_images, len(test_x))
+    history = out / "robustness_history.json"
+    monitor = RobustnessMonitor(net, test_x[:n], test_y[:n], eps=args.monitor_eps,
+                                every=args.monitor_every, history=str(history),
+                                best_ckpt=str(out / "best_robust.ckpt"), log=log)
+    return [monitor], {"history": str(history)}
+
+
+def _recipe(args, source):
+    """The recipe the options name (on the 5k subset with more epochs, unless --epochs:
+    as many optimizer steps as on full MNIST); overridden lr, batch or schedule make
+    another recipe, named apart, so --resume does not mix the two."""
+    from dataclasses import replace    # pylint: disable=import-outside-toplevel
+    from .. import recipes             # pylint: disable=import-outside-toplevel
+    recipe = recipes.get_recipe(args.recipe, args.epochs)
+    if args.epochs is None and source.epoch_scale != 1:
+        recipe = recipe.with_epochs(recipe.epochs * source.epoch_scale)
+    custom = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch),
+                                ("schedule", args.schedule)) if v is not None}
+    if custom:
+        recipe = replace(recipe, name=f"{recipe.name}+custom", **custom)
+    return recipe

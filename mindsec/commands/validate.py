@@ -45,9 +45,10 @@ def run(args):
     import mindspore as ms
     import mindsec
     from .. import context, data, validation, workflows
-    from ..cli_support import data_source, write_json
+    from ..cli_support import check_output_dir, data_source, write_json
 
     reference = load_reference(args.reference) if args.reference else None
+    check_output_dir("--out", args.out)
     target = context.set_device(args.device, args.mode)
     source = data_source(args)
     net, arch = workflows.load_model(args.ckpt, source.name)
