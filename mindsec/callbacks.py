@@ -39,6 +39,11 @@ class RobustnessMonitor(Callback):
         collapse_drop (float): stop when robust accuracy falls this far below its best
             (e.g. 0.2); ``None`` never stops. Default None.
         log (callable): receives one line per measurement. Default ``print``.
+        robust_attack: an attack object (``batch_generate(x, y)``) measured as ``pgd``
+            instead of the pgd10 protocol. Default None.
+        fgsm (bool): also measure FGSM. Default True.
+        restore_best (bool): keep the best weights in memory and put them back when a
+            collapse stops training (fast adversarial training's guard). Default False.
 
     Robust accuracy is the PGD accuracy when ``pgd_steps`` > 0, else the FGSM accuracy.
     The loss recorded is the epoch's mean in mindsec's loops, and the last batch's under
@@ -48,7 +53,8 @@ class RobustnessMonitor(Callback):
     """
 
     def __init__(self, network, x, y, eps=0.3, every=1, pgd_steps=10, history=None,
-                 best_ckpt=None, collapse_drop=None, seed=0, log=print):
+                 best_ckpt=None, collapse_drop=None, seed=0, log=print, *,
+                 robust_attack=None, fgsm=True, restore_best=False):
         super().__init__()
         if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim < 2:
             raise InputError(f"x must be a float32 array (N, ...), got "
@@ -67,13 +73,26 @@ class RobustnessMonitor(Callback):
         self.network, self.x, self.y = network, x, y.astype(np.int32)
         self.every, self.history, self.best_ckpt, self.log = every, history, best_ckpt, log
         loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
-        self.attacks = {"fgsm": FastGradientSignMethod(network, eps=eps, loss_fn=loss)}
-        if pgd_steps:     # the pgd10 protocol at the default 10 steps
+        self.attacks = {}
+        if fgsm:
+            self.attacks["fgsm"] = FastGradientSignMethod(network, eps=eps, loss_fn=loss)
+        if robust_attack is not None:
+            self.attacks["pgd"] = robust_attack
+        elif pgd_steps:     # the pgd10 protocol at the default 10 steps
             self.attacks["pgd"] = PGDProtocol(f"pgd{pgd_steps}", pgd_steps, 2.5, pgd_steps) \
                 .attack(network, eps, loss_fn=loss, seed=seed)
-        self.robust_key = "pgd_acc" if pgd_steps else "fgsm_acc"
+        if not self.attacks:
+            raise InputError("nothing to measure: pass fgsm=True, pgd_steps > 0 or a "
+                             "robust_attack")
+        self.robust_key = "pgd_acc" if "pgd" in self.attacks else "fgsm_acc"
+        self.restore_best = restore_best
+        self.reset()
+
+    def reset(self):
+        """Forget earlier measurements (a new training run)."""
         self.records = []
         self.best = None
+        self.best_weights = None
         self.stopped = False
 
     def measure(self, epoch, loss=None):
@@ -89,11 +108,17 @@ class RobustnessMonitor(Callback):
         if self.best is None or robust > self.best:
             self.best = robust
             record["best"] = True
+            if self.restore_best:
+                self.best_weights = {p.name: p.data.copy()
+                                     for p in self.network.get_parameters()}
             if self.best_ckpt and distributed.is_main():
                 checkpoint.save(self.network, self.best_ckpt, epoch=int(epoch),
                                 robust_acc=robust, metric=self.robust_key)
         record["stop"] = bool(self.collapse_drop is not None and
                               robust < self.best - self.collapse_drop)
+        if record["stop"] and self.best_weights is not None:
+            for param in self.network.get_parameters():
+                param.set_data(self.best_weights[param.name])
         self.network.set_train(was_training)
         self.records.append(record)
         if self.history and distributed.is_main():

@@ -268,8 +268,9 @@ def test_fast_defense_stops_and_restores_the_best_weights(trained_lenet, train_s
 
 def test_fast_defense_uses_a_random_start_and_125_eps(trained_lenet):
     defense = FastAdversarialDefense(trained_lenet, loss_fn=CE, eps=0.2)
-    assert defense._rand_init and defense._replace_ratio == 1.0   # pylint: disable=protected-access
-    assert defense._eps_iter == pytest.approx(0.25)                # pylint: disable=protected-access
+    assert defense.rand_init and defense.replace_ratio == 1.0 and defense.nb_iter == 1
+    assert defense.eps == pytest.approx(0.2) and defense.eps_iter == pytest.approx(0.25)
+    assert repr(defense.norm) == "Linf"
 
 
 def test_eps_warmup_ramps_linearly(trained_lenet):

@@ -44,7 +44,9 @@ class AscentStep(nn.Cell):
 
     Args:
         loss_cell (nn.Cell): ``(x, y, valid) -> (loss, #saturated)`` (see
-            :func:`mindsec.attacks.losses.build_loss`).
+            :func:`mindsec.attacks.losses.build_loss`), or None where the caller takes the
+            gradient itself (the fused training step, whose graph also holds the weight
+            gradient) and calls ``direction`` and ``update`` only.
         norm (Norm): the ball (and, for ``rule="steepest"``, the step direction).
         targeted (bool): descend the loss (the labels are targets).
         bounds (tuple): ``(lo, hi)`` or None.
@@ -64,7 +66,9 @@ class AscentStep(nn.Cell):
         super().__init__(auto_prefix=False)
         if not isinstance(norm, Norm):
             raise TypeError(f"norm must be a mindsec Norm, got {type(norm).__name__}")
-        self.grad_fn = ops.value_and_grad(loss_cell, grad_position=0, has_aux=True)
+        # None: the caller differentiates its own loss and uses direction/update only
+        self.grad_fn = None if loss_cell is None else \
+            ops.grad(loss_cell, grad_position=0, has_aux=True)
         self.norm = norm
         self.targeted = targeted
         self.box = Box(bounds)
@@ -75,7 +79,7 @@ class AscentStep(nn.Cell):
 
     def gradient(self, x, y, valid):
         """(the loss's input gradient, ascent-signed, #saturated valid rows)."""
-        (_, n_sat), grad = self.grad_fn(x, y, valid)
+        grad, (n_sat,) = self.grad_fn(x, y, valid)
         if self.targeted:
             grad = -grad
         return grad, n_sat

@@ -66,6 +66,16 @@ def replot(path, out):
                                    title=f"{summary['data']} test split, {summary['n']} images")
 
 
+def _protocol(args):
+    """The cascade protocol's name, or what the options changed in it."""
+    from ..evaluations.protocols import CASCADE   # pylint: disable=import-outside-toplevel
+    if args.pgd_steps is None and args.pgd_step is None and args.restarts == 5:
+        return CASCADE
+    return (f"custom cascade: PGD-{args.pgd_steps or 40} (step "
+            f"{args.pgd_step if args.pgd_step is not None else 'eps/30'} at eps 0.3) x"
+            f"{args.restarts} restarts, then FGSM (+ DeepFool, transfer attacks if asked)")
+
+
 def markdown(summary, reports, png, out):
     """report.md: one table per model (robust accuracy per eps and its interval, inputs
     broken by each attack), the sanity flags, and the figure."""
@@ -75,7 +85,9 @@ def markdown(summary, reports, png, out):
                  f"{summary['device']}. Each attack runs only on the inputs still standing "
                  f"(cascade); robust accuracy is the worst case, with a "
                  f"{int(round(next(iter(reports.values())).confidence * 100))}% "
-                 f"Clopper-Pearson interval.")
+                 f"Clopper-Pearson interval. Protocol: {summary['protocol']}. Gradient "
+                 f"and transfer attacks only: every figure is an upper bound on robust "
+                 f"accuracy (AutoAttack can only lower it).")
     for name, rep in reports.items():
         md.section(f"{name} (`{summary['models'][name]['ckpt']}`)")
         md.paragraph(f"clean accuracy {rep.clean_accuracy:.4f}")
@@ -112,7 +124,7 @@ def run(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     reports, summary = {}, {"data": source.name, "n": len(x), "device": target, "eps": eps,
-                            "models": {}}
+                            "protocol": _protocol(args), "models": {}}
     for spec in specs:
         name, _, path = spec.rpartition("=")
         name = name or Path(path).stem

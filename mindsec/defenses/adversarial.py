@@ -33,9 +33,10 @@ from mindspore import nn, ops
 
 from .. import distributed
 from ..attacks.core import AscentSettings, AscentStep
-from ..attacks.losses import LogOddsLoss
+from ..attacks.losses import log_odds
 from ..attacks.norms import LINF, get_norm
-from ..batching import accuracy, num_classes
+from ..batching import num_classes
+from ..callbacks import RobustnessMonitor
 from ..checks import (check_batch_size, check_bounds, check_count, check_flag, check_inputs,
                       check_number, to_class_indices)
 from ..errors import InputError
@@ -192,7 +193,8 @@ class _AdvTrainStep(TrainStep):
     def __init__(self, network, loss_fn, optimizer, bounds, norm, eps, eps_iter, nb_iter,
                  rand_init=False, predicted_labels=False, *, n_adv):
         super().__init__(network, loss_fn, optimizer)
-        self.ascent = AscentStep(LogOddsLoss(network, count=False), norm, False, bounds)
+        self.ascent = AscentStep(None, norm, False, bounds)
+        self.input_grad = ops.grad(self._attack_loss, grad_position=0)
         self.radius = eps * self.ascent.scale
         self.step_size = eps_iter * self.ascent.scale
         self.nb_iter = nb_iter
@@ -200,7 +202,11 @@ class _AdvTrainStep(TrainStep):
         self.project = nb_iter > 1 or rand_init or eps_iter > eps
         self.predicted_labels = predicted_labels
         self.n_adv = n_adv
-        self.no_mask = ms.Tensor(0.0, ms.float32)     # the loss counts nothing here
+
+    def _attack_loss(self, x, y_idx):
+        """The attacks' cancellation-free loss (a method: the step's graph then holds one
+        copy of the network for the input and the weight gradients)."""
+        return log_odds(self.network(x), y_idx).sum()
 
     def _attack(self, x, y_idx, start, ramp):
         y_att = y_idx
@@ -210,7 +216,7 @@ class _AdvTrainStep(TrainStep):
         if self.rand_init:
             x_adv = self.ascent.box.clip(x + start)
         for _ in range(self.nb_iter):
-            grad, _ = self.ascent.gradient(x_adv, y_att, self.no_mask)
+            grad = self.input_grad(x_adv, y_att)
             x_adv = self.ascent.update(x_adv, x, self.ascent.direction(grad),
                                        self.step_size * ramp, self.radius * ramp, self.project)
         return x_adv
@@ -392,7 +398,8 @@ class FastAdversarialDefense(FusedAdversarialDefense):
     while PGD accuracy falls to ~0 within an epoch). With ``holdout=(x, y)`` (a slice of
     the training set the defense does not train on), :meth:`batch_defense` measures PGD
     accuracy there after every epoch, keeps the best weights, and stops, restoring them,
-    when PGD accuracy falls more than ``max_drop`` below its best.
+    when PGD accuracy falls more than ``max_drop`` below its best: a
+    :class:`~mindsec.callbacks.RobustnessMonitor` with ``restore_best=True``.
 
     Args:
         network, loss_fn, optimizer, bounds: as :class:`NaturalAdversarialDefense`.
@@ -416,39 +423,35 @@ class FastAdversarialDefense(FusedAdversarialDefense):
                          eps_iter=alpha, nb_iter=1, rand_init=True,
                          predicted_labels=predicted_labels, warmup=warmup)
         self._max_drop = check_number("max_drop", max_drop, low=0.0, high=1.0)
-        self._holdout = None
+        self._guard = None
         if holdout is not None:
             if not isinstance(holdout, (tuple, list)) or len(holdout) != 2:
                 raise InputError("holdout must be a pair (inputs, labels)")
             hx = check_inputs(holdout[0], self._bounds, name="holdout inputs")
-            self._holdout = (hx, to_class_indices(holdout[1], len(hx), name="holdout labels"))
-        self._holdout_attack = holdout_attack if holdout_attack is not None else \
-            pgd("pgd10", network, eps, bounds=bounds, loss_fn=self._loss_fn, seed=0)
+            hy = to_class_indices(holdout[1], len(hx), name="holdout labels")
+            attack = holdout_attack if holdout_attack is not None else \
+                pgd("pgd10", network, eps, bounds=bounds, loss_fn=self._loss_fn, seed=0)
+            self._guard = RobustnessMonitor(network, hx, hy, eps=eps, robust_attack=attack,
+                                            fgsm=False, collapse_drop=self._max_drop,
+                                            restore_best=True, log=None)
         self.stopped_after = None
 
     def _after_epoch(self, record):
-        """Holdout PGD accuracy; keep the best weights; True (stop) on a collapse."""
-        if self._holdout is None:
+        """Holdout PGD accuracy (the RobustnessMonitor guard); True (stop, best weights
+        restored) on a collapse."""
+        if self._guard is None:
             return False
-        hx, hy = self._holdout
-        self._network.set_train(False)
-        adv = self._holdout_attack.batch_generate(hx, hy)
-        acc = accuracy(self._network, adv, hy)
-        self._network.set_train(True)
-        record["holdout_pgd_acc"] = acc
-        if self._best is None or acc > self._best[0]:
-            self._best = (acc, {p.name: p.data.copy() for p in self._network.get_parameters()})
-            return False
-        if acc < self._best[0] - self._max_drop:
-            for param in self._network.get_parameters():
-                param.set_data(self._best[1][param.name])
+        best = self._guard.best
+        measured = self._guard.measure(record["epoch"])
+        record["holdout_pgd_acc"] = measured["pgd_acc"]
+        if measured["stop"]:
             self.stopped_after = record["epoch"]
-            record["stopped"] = f"holdout PGD accuracy fell to {acc:.4f} from " \
-                f"{self._best[0]:.4f}: catastrophic overfitting; best weights restored"
-            return True
-        return False
+            record["stopped"] = f"holdout PGD accuracy fell to {measured['pgd_acc']:.4f} " \
+                f"from {best:.4f}: catastrophic overfitting; best weights restored"
+        return measured["stop"]
 
     def batch_defense(self, inputs, labels, batch_size=32, epochs=5, **kwargs):
-        self._best = None
+        if self._guard is not None:
+            self._guard.reset()
         self.stopped_after = None
         return super().batch_defense(inputs, labels, batch_size, epochs, **kwargs)
