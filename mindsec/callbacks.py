@@ -17,7 +17,7 @@ from mindspore.train import Callback
 from . import checkpoint, distributed
 from .atomic import write_json
 from .attacks import FastGradientSignMethod
-from .checks import check_number
+from .checks import check_count, check_number
 from .batching import accuracy
 from .errors import InputError
 from .evaluations.protocols import PGDProtocol
@@ -63,10 +63,8 @@ class RobustnessMonitor(Callback):
         if y.ndim != 1 or len(y) != len(x):
             raise InputError(f"y must be (N,) class indices for {len(x)} inputs, got shape "
                              f"{y.shape}")
-        for name, value, low in (("every", every, 1), ("pgd_steps", pgd_steps, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                kind = "positive" if low else "non-negative"
-                raise InputError(f"{name} must be a {kind} integer, got {value!r}")
+        check_count("every", every)
+        check_count("pgd_steps", pgd_steps, low=0)
         eps = check_number("eps", eps, low=0.0, high=1.0)
         self.collapse_drop = check_number("collapse_drop", collapse_drop, low=0.0,
                                           allow_none=True)

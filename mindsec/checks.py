@@ -93,18 +93,20 @@ def to_class_indices(labels, n, num_classes=None, name="labels"):
     return labels
 
 
-def check_count(name, value, low=1):
-    """An integer ``>= low`` (iterations, restarts, classes)."""
+def check_count(name, value, low=1, allow_none=False):
+    """An integer ``>= low`` (iterations, epochs, batch sizes, restarts, classes); None
+    passes through with ``allow_none``. The one integer check every module uses."""
+    if value is None and allow_none:
+        return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(
+            low, f"an integer >= {low}")
+        raise InputError(f"{name} must be {kind}, got {value!r}")
     return int(value)
 
 
 def check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size <= 0:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
+    return check_count("batch_size", batch_size)
 
 
 def check_flag(name, value):

@@ -10,6 +10,7 @@ raises :class:`~mindsec.errors.DeviceError` with one line naming the available t
 """
 import mindspore as ms
 
+from .checks import check_count
 from .errors import DeviceError, InputError
 
 TARGETS = ("Ascend", "GPU", "CPU")            # "auto" picks the first available, in order
@@ -92,8 +93,7 @@ def set_device(device="auto", mode="graph", device_id=None, threads=None):
 
 
 def _set_cpu_threads(threads):
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads <= 0:
-        raise InputError(f"threads must be a positive integer, got {threads!r}")
+    check_count("threads", threads)
     try:
         ms.device_context.cpu.op_tuning.threads_num(int(threads))
         _state["threads"] = int(threads)

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path, write_bytes
+from .checks import check_count
 from .errors import DataError, InputError
 
 ENV_DATA_DIR = "MINDSEC_DATA_DIR"
@@ -322,5 +323,4 @@ def load_mnist(split="test", data_dir=None, num_samples=None, one_hot=False, sou
 
 
 def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
+    check_count(name, value)

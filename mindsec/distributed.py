@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DeviceError, InputError
+from .checks import check_count
+from .errors import DeviceError
 
 _state = {"rank": 0, "world": 1}
 
@@ -114,9 +115,7 @@ def free_port():
 def msrun_command(script_args, workers, port, log_dir, tail=0):
     """The ``msrun`` command line that runs ``python <script_args>`` on ``workers`` local
     workers (tailing worker ``tail``'s log to the console)."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 2:
-        raise InputError(f"workers must be an integer >= 2 for a data-parallel run, got "
-                         f"{workers!r}")
+    check_count("workers", workers, low=2)       # a data-parallel run
     return [sys.executable, "-m", "mindspore.parallel.cluster.run",
             "--worker_num", str(workers), "--local_worker_num", str(workers),
             "--master_addr", "127.0.0.1", "--master_port", str(port), "--join", "True",

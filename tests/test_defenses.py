@@ -304,7 +304,7 @@ def test_predicted_labels_attack_the_models_own_decisions(trained_lenet, train_s
 
 
 @pytest.mark.parametrize("cls, kwargs, message", [
-    (ProjectedAdversarialDefense, {"nb_iter": 0}, "nb_iter must be an integer >= 1"),
+    (ProjectedAdversarialDefense, {"nb_iter": 0}, "nb_iter must be a positive integer"),
     (ProjectedAdversarialDefense, {"norm_level": "l3"}, "norm_level must be 1, 2 or np.inf"),
     (FastAdversarialDefense, {"max_drop": 2.0}, "max_drop must be <= 1.0"),
     (FastAdversarialDefense, {"holdout": (1, 2, 3)}, "holdout must be a pair"),

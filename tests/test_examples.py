@@ -3,7 +3,7 @@ import json
 from pathlib import Path
 
 from mindsec.attacks import auto_batch_size
-from conftest import error_lines, run_script
+from conftest import ROOT, error_lines, run_script
 
 
 def test_fgsm_example_end_to_end(tmp_path):
@@ -148,3 +148,18 @@ def test_privacy_examples_run_end_to_end(tmp_path):
     bad = run_script("examples/mnist_membership_inference.py", "--epochs", "3,x")
     assert error_lines(bad.stderr) == ["error: --epochs must be comma-separated integers, "
                                        "got '3,x'"]
+
+
+def test_library_examples_run_as_a_tutorial_reader_runs_them(tmp_path):
+    """The short scripts on the library API (examples/library/), run as they are."""
+    fgsm = run_script(ROOT / "examples" / "library" / "fgsm_and_pgd.py", cwd=tmp_path)
+    assert fgsm.returncode == 0, error_lines(fgsm.stderr)[-5:]
+    acc = {line.split()[0]: float(line.split()[-1]) for line in fgsm.stdout.splitlines()
+           if line.startswith(("clean accuracy:", "FGSM eps", "PGD-40 (40 steps"))}
+    assert acc["clean"] > 0.85 and acc["FGSM"] < acc["clean"] - 0.5
+    assert acc["PGD-40"] <= acc["FGSM"] + 0.01
+    assert "AttackEvaluate mis_classification_rate" in fgsm.stdout
+    nad = run_script(ROOT / "examples" / "library" / "nad_tutorial.py", cwd=tmp_path)
+    assert nad.returncode == 0, error_lines(nad.stderr)[-5:]
+    assert "(a) FGSM made on the undefended model" in nad.stdout
+    assert (tmp_path / "runs" / "library_nad" / "report.md").exists()

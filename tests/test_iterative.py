@@ -175,7 +175,7 @@ def test_deepfool_flips_with_small_perturbations(trained_lenet, xy):
 
 @pytest.mark.parametrize("cls, kwargs, message", [
     ("ProjectedGradientDescent", {"eps": 1.5}, "eps must be <= 1"),
-    ("ProjectedGradientDescent", {"nb_iter": 0}, "nb_iter must be an integer >= 1"),
+    ("ProjectedGradientDescent", {"nb_iter": 0}, "nb_iter must be a positive integer"),
     ("ProjectedGradientDescent", {"norm_level": 3}, "norm_level must be 1, 2 or np.inf"),
     ("ProjectedGradientDescent", {"nb_restarts": 2, "rand_init": False}, "rand_init=True"),
     ("ProjectedGradientDescent", {"eps_iter": -0.1}, "eps_iter must be > 0"),

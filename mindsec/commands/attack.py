@@ -116,11 +116,7 @@ def evaluate(attack, net, x, y, batch):
     summary = {
         "test_images": int(len(x)), "eps": attack.eps,
         "accuracy_before": float(np.mean(clean_probs.argmax(1) == y)),
-        "accuracy_after": float(np.mean(adv_probs.argmax(1) == y)),
-        "mis_classification_rate": ev.mis_classification_rate(),
-        "avg_conf_adv_class": ev.avg_conf_adv_class(),
-        "avg_conf_true_class": ev.avg_conf_true_class(),
-        "avg_lp_distance": list(ev.avg_lp_distance()), "avg_ssim": ev.avg_ssim(),
+        "accuracy_after": float(np.mean(adv_probs.argmax(1) == y)), **ev.to_dict(),
         "seconds_per_example": seconds / len(x),
     }
     if attack.kind == "single-step":

@@ -111,8 +111,7 @@ class AdversarialDefense:
         last batch's loss. See the module docstring for the keyword-only extras."""
         inputs = check_inputs(inputs, getattr(self, "_bounds", None))
         batch_size = check_batch_size(batch_size)
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
-            raise InputError(f"epochs must be a positive integer, got {epochs!r}")
+        check_count("epochs", epochs)
         global_batch = batch_size * distributed.world()
         if global_batch > len(inputs):
             workers = f" x {distributed.world()} workers" if distributed.world() > 1 else ""

@@ -176,3 +176,12 @@ class AttackEvaluate:
             return -1
         top2 = np.sort(self._adv_preds[idx], axis=1)[:, -2:]
         return float(np.mean(top2[:, 1] - top2[:, 0]))
+
+    def to_dict(self):
+        """Every metric, by MindArmour's method names (``avg_lp_distance`` as its
+        (L0, L2, Linf) triple), for JSON reports."""
+        return {"mis_classification_rate": self.mis_classification_rate(),
+                "avg_conf_adv_class": self.avg_conf_adv_class(),
+                "avg_conf_true_class": self.avg_conf_true_class(),
+                "avg_lp_distance": list(self.avg_lp_distance()),
+                "avg_ssim": self.avg_ssim(), "nte": self.nte()}

@@ -54,3 +54,8 @@ class DefenseEvaluate:
         p, q = self._def[both], self._raw[both]
         m = 0.5 * (p + q)
         return float(np.mean(0.5 * entropy(p, m, axis=1) + 0.5 * entropy(q, m, axis=1)))
+
+    def to_dict(self):
+        """Every metric by MindArmour's method names (cav, crr, csr, ccv, cos)."""
+        return {"cav": self.cav(), "crr": self.crr(), "csr": self.csr(), "ccv": self.ccv(),
+                "cos": self.cos()}

@@ -153,11 +153,12 @@ class NADReport:
         from .. import plots
         from ..report import Markdown
         out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
         u, d = self.undefended, self.defended
         md = Markdown(f"{self.defense.upper()} on LeNet5: the honest protocol")
         md.paragraph(f"{self.data}; {self.test_images} test images; eps {self.eps}; "
-                     f"{self.protocol}. Undefended: `{self.ckpt}`; defended: "
-                     f"`{self.defended_ckpt}`. PGD rows: the {self.pgd_protocol}; every "
+                     f"{self.protocol}. Undefended: `{self.ckpt or 'the model passed in'}`; "
+                     f"defended: `{self.defended_ckpt or 'not saved'}`. PGD rows: the {self.pgd_protocol}; every "
                      f"figure is an upper bound on robust accuracy.")
         md.section("Accuracy").table(["", "undefended", "defended", "what it measures"], [
             ["clean", u["clean"], d["clean"], ""],
@@ -257,8 +258,7 @@ def nad_tutorial(base, train_data, test_data, setting, *, defense="nad", eps=0.3
     pgd_seconds += time.perf_counter() - t_pgd
     scores = {"clean": _hit_rate(def_clean_probs, y), "fgsm_transfer": _hit_rate(def_probs, y),
               "fgsm_adaptive": accuracy(defended, adv_def, y), "pgd": pgd_defended,
-              "defense_evaluate": {"cav": de.cav(), "crr": de.crr(), "csr": de.csr(),
-                                   "ccv": de.ccv(), "cos": de.cos()}}
+              "defense_evaluate": de.to_dict()}
     return NADReport(
         setting=s.name, defense=defense, data=data, test_images=int(len(x)), eps=eps,
         workers=workers, protocol=protocol, pgd_protocol=f"pgd40 protocol: "

@@ -58,6 +58,7 @@ class ModelReport:
         from .. import plots
         from ..report import Markdown
         out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
         r, a = self.result, self.arrays
         md = Markdown(self.title)
         md.paragraph(self.description)
@@ -166,12 +167,7 @@ def model_report(net, test_data, *, eps=0.3, baseline=None, history=None, seed=0
     clean_probs, adv_probs = predict_proba(net, x), predict_proba(net, adv)
     ev = AttackEvaluate(x, y, adv, adv_probs)
     result["clean_accuracy"] = float(np.mean(clean_probs.argmax(1) == y))
-    result["fgsm"] = {"accuracy": float(np.mean(adv_probs.argmax(1) == y)),
-                      "mis_classification_rate": ev.mis_classification_rate(),
-                      "avg_conf_adv_class": ev.avg_conf_adv_class(),
-                      "avg_conf_true_class": ev.avg_conf_true_class(),
-                      "avg_lp_distance": list(ev.avg_lp_distance()),
-                      "avg_ssim": ev.avg_ssim()}
+    result["fgsm"] = {"accuracy": float(np.mean(adv_probs.argmax(1) == y)), **ev.to_dict()}
 
     # the runner's cascade; each attack's accuracy alone are the model's curves (PGD and
     # FGSM are not run a second time for them)
@@ -197,8 +193,7 @@ def model_report(net, test_data, *, eps=0.3, baseline=None, history=None, seed=0
     if baseline is not None:
         transfer = _fgsm(baseline, eps).batch_generate(x, y)
         de = DefenseEvaluate(predict_proba(baseline, transfer), predict_proba(net, transfer), y)
-        result["defense_evaluate"] = {"cav": de.cav(), "crr": de.crr(), "csr": de.csr(),
-                                      "ccv": de.ccv(), "cos": de.cos()}
+        result["defense_evaluate"] = de.to_dict()
     ckpt = info.get("ckpt")
     return ModelReport(
         title=f"Robustness report: {name} (`{ckpt}`)",

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from ..batching import num_classes, predict_logits
+from ..checks import check_count
 from ..errors import InputError
 
 OUTPUTS = ("probabilities", "top_k", "label")
@@ -43,9 +44,7 @@ class PredictionAPI:
         if output not in OUTPUTS:
             raise InputError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
         for name, value in (("top_k", top_k), ("budget", budget), ("batch_size", batch_size)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value <= 0):
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
+            check_count(name, value, allow_none=True)
         if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, int)
                                      or not 0 <= decimals <= 8):
             raise InputError(f"decimals must be an integer in [0, 8] or None, got {decimals!r}")

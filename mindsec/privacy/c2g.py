@@ -21,7 +21,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..checks import check_number
+from ..checks import check_count, check_number
 from ..errors import InputError
 from .api import check_api, check_records
 
@@ -138,8 +138,7 @@ class C2GAttack:
             raise InputError(f"C2G needs an API answering probabilities, this one answers "
                              f"{api.output!r}")
         for name, value in (("latent", latent), ("width", width), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
+            check_count(name, value)
         self.latent, self.width, self.batch_size = latent, width, batch_size
         self.class_weight = check_number("class_weight", class_weight, low=0.0,
                                          low_open=False)
@@ -159,8 +158,7 @@ class C2GAttack:
             raise InputError(f"aux_images must be a float32 array (N, 1, 32, 32), got "
                              f"{getattr(aux_images, 'shape', type(aux_images).__name__)}")
         check_records("aux_images", aux_images, what="images")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-            raise InputError(f"steps must be a positive integer, got {steps!r}")
+        check_count("steps", steps)
         probs = self.api.query(aux_images.astype(np.float32))
         k = probs.shape[1]
         self.num_classes = k

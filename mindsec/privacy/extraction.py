@@ -16,7 +16,7 @@ import mindspore as ms
 from mindspore import nn
 
 from .. import train
-from ..checks import check_number
+from ..checks import check_count, check_number
 from ..batching import predict_logits
 from ..errors import InputError
 from .api import check_api, check_records
@@ -162,8 +162,7 @@ class KnockoffExtraction:
             raise InputError(f"substitute must be a mindspore.nn.Cell, got "
                              f"{type(substitute).__name__}")
         for name, value in (("batch_size", batch_size), ("epochs", epochs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
+            check_count(name, value)
         self.substitute = substitute
         self.recipe = train.Recipe("knockoff", "adam", lr=check_number("lr", lr, low=0.0),
                                    batch_size=batch_size, epochs=epochs, schedule="cosine")

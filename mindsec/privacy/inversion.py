@@ -14,7 +14,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..checks import check_number
+from ..checks import check_count, check_number
 from ..errors import InputError
 from .api import check_api
 
@@ -107,8 +107,7 @@ class MIFace:
         self.mode = mode
         self.steps = steps if steps is not None else (300 if mode == "gradient" else 150)
         for name, value in (("steps", self.steps), ("samples", samples), ("coarse", coarse)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
+            check_count(name, value)
         self.lr = check_number("lr", lr, low=0.0)
         self.tv_weight = check_number("tv_weight", tv_weight, low=0.0, low_open=False)
         self.l2_weight = check_number("l2_weight", l2_weight, low=0.0, low_open=False)

@@ -17,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .. import train
+from ..checks import check_count, to_class_indices
 from ..errors import InputError
 from .api import PredictionAPI, check_api, check_records
 
@@ -33,13 +34,8 @@ def membership_metrics(member_scores, nonmember_scores):
 
 
 def _labels(labels, n):
-    labels = np.asarray(labels)
-    if labels.ndim == 2:
-        labels = labels.argmax(axis=1)
-    if labels.ndim != 1 or len(labels) != n:
-        raise InputError(f"labels must be (N,) class indices or (N,K) one-hot for {n} "
-                         f"inputs, got shape {labels.shape}")
-    return labels.astype(np.int64)
+    """Class indices (int64) from indices or one-hot rows, checked against ``n`` inputs."""
+    return to_class_indices(labels, n).astype(np.int64)
 
 
 def _answer_features(api, inputs, labels):
@@ -89,8 +85,7 @@ class ShadowModelMembershipAttack:
         self.api = check_api(api)
         if not callable(make_shadow):
             raise InputError("make_shadow must be a callable returning a fresh nn.Cell")
-        if isinstance(num_shadows, bool) or not isinstance(num_shadows, int) or num_shadows < 1:
-            raise InputError(f"num_shadows must be a positive integer, got {num_shadows!r}")
+        check_count("num_shadows", num_shadows)
         self.make_shadow = make_shadow
         self.recipe = recipe
         self.num_shadows = num_shadows
