@@ -61,8 +61,12 @@ def model_checkpoint(args, default):
     trained only at the default path or with ``--train-if-missing``: a mistyped path of
     the user's own model is one line, not a report about a freshly trained one."""
     path = Path(args.ckpt if args.ckpt is not None else default)
-    check_output_file("--ckpt", path)
-    if args.ckpt is not None and not path.exists() and not args.train_if_missing:
+    if path.is_dir():
+        raise InputError(f"--ckpt {path} is a directory: name a file")
+    if path.exists():          # read, not written: its folder may well be read-only
+        return path
+    check_output_file("--ckpt", path)      # where it would be trained and written
+    if args.ckpt is not None and not args.train_if_missing:
         raise InputError(f"--ckpt {path} does not exist: pass a trained checkpoint, or "
                          f"--train-if-missing to train a LeNet5 there")
     return path
