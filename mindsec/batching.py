@@ -13,6 +13,15 @@ def padded_batches(n, batch_size):
         yield start, min(start + batch_size, n)
 
 
+def bucket_size(n, batch_size):
+    """The batch to pad ``n`` inputs to: ``batch_size`` if they fill it, else the next power
+    of two at or above ``n``. Attacks that run on shrinking subsets (restarts, cascades)
+    then compile at most ``1 + log2(batch_size)`` graphs instead of one per subset size."""
+    if n >= batch_size:
+        return int(batch_size)
+    return int(min(batch_size, 1 << max(0, int(n - 1).bit_length())))
+
+
 def pad_to(array, size):
     """``array`` with its first axis padded to ``size`` rows (edge rows repeated)."""
     missing = size - array.shape[0]
@@ -36,9 +45,12 @@ def num_classes(network, sample):
 
 
 def predict_logits(network, inputs, batch_size=1000):
-    """``network``'s outputs for numpy ``inputs``, in fixed-size batches. Returns numpy."""
+    """``network``'s outputs for numpy ``inputs``, in fixed-size batches (fewer inputs than
+    ``batch_size``: one batch padded to a power of two). Returns numpy."""
     n = inputs.shape[0]
-    batch_size = max(1, min(int(batch_size), n))
+    # fewer inputs than a batch are padded to a power of two: a caller whose query sizes
+    # vary (Square's shrinking set of points) compiles a few graphs, not one per size
+    batch_size = bucket_size(n, max(1, int(batch_size)))
     out = []
     for start, stop in padded_batches(n, batch_size):
         batch = pad_to(inputs[start:stop], batch_size)

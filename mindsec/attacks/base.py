@@ -17,7 +17,7 @@ from mindspore import nn
 
 from ..batching import num_classes, pad_to, padded_batches, predict_logits
 from ..checks import (check_batch_size, check_bounds, check_inputs, check_number,
-                      to_class_indices)
+                      check_seed, to_class_indices)
 from ..errors import InputError
 
 DEFAULT_BATCH_SIZE = None  # auto: see auto_batch_size (MindArmour's default is 64)
@@ -42,6 +42,7 @@ class AttackKind(str, Enum):
     ITERATIVE = "iterative"        # white-box, many gradient steps
     MINIMAL = "minimal"            # white-box, the smallest perturbation that flips (DeepFool)
     SINGLE_STEP = "single-step"    # white-box, one gradient step (FGSM family)
+    SCORE_BASED = "score-based"    # black-box: queries the model's scores (Square)
     TRANSFER = "transfer"          # black-box: made on a surrogate, replayed
 
     def __str__(self):
@@ -145,6 +146,16 @@ class Attack:
     def label(self):
         """A short label for reports: ``name`` if set, else e.g. ``"FGSM"``."""
         return self.name or self.short_name or type(self).__name__
+
+    def reseed(self, seed):
+        """Restart the attack's random draws from ``seed`` (a resumable or sharded evaluation
+        seeds every chunk of points by its position, so a chunk's result does not depend on
+        which process ran it, or when). Deterministic attacks ignore it."""
+        seed = check_seed(seed)
+        if hasattr(self, "_seed"):
+            self._seed = seed
+        if hasattr(self, "_rng"):
+            self._rng = np.random.default_rng(seed)
 
     def _checked_eps(self, eps):
         """``eps`` in (0, 1] for an Linf budget on bounded data, else > 0."""

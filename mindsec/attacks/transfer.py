@@ -40,6 +40,9 @@ class TransferAttack(Attack):
     def label(self):
         return self.name or f"transfer-{self._source.label}"
 
+    def reseed(self, seed):
+        self._source.reseed(seed)
+
     def generate(self, inputs, labels):
         return self._source.generate(inputs, labels)
 
