@@ -52,8 +52,22 @@ ATTACKS = {
     "DeepFool": lambda n, s: attacks.DeepFool(n, 10, max_iters=10, bounds=(0.0, 1.0)),
     "transfer-FGSM": lambda n, s: attacks.TransferAttack(
         attacks.FastGradientSignMethod(n, eps=0.1, loss_fn=CE)),
+    "APGD-CE": lambda n, s: attacks.AutoProjectedGradientDescent(n, eps=0.1, nb_iter=6,
+                                                                 seed=s),
+    "APGD-DLR-L2": lambda n, s: attacks.AutoProjectedGradientDescent(
+        n, eps=1.5, nb_iter=6, norm_level=2, loss="dlr", seed=s),
+    "APGD-T": lambda n, s: attacks.AutoProjectedGradientDescent(n, eps=0.1, nb_iter=4,
+                                                                n_target_classes=3, seed=s),
+    "FAB-T": lambda n, s: attacks.FastAdaptiveBoundary(n, eps=0.3, n_iter=5,
+                                                       n_target_classes=2, seed=s),
+    "FAB-L2": lambda n, s: attacks.FastAdaptiveBoundary(n, eps=3.0, norm_level=2, n_iter=5,
+                                                        n_restarts=2, seed=s),
+    "Square": lambda n, s: attacks.SquareAttack(n, eps=0.1, n_queries=20, seed=s),
+    "Square-L2": lambda n, s: attacks.SquareAttack(n, eps=1.5, norm_level=2, n_queries=20,
+                                                   seed=s),
 }
-UNTARGETABLE = {"DeepFool", "transfer-FGSM", "LLC", "R+LLC"}   # LLC: always targeted
+# LLC: always targeted; APGD-T and FAB choose their targets themselves
+UNTARGETABLE = {"DeepFool", "transfer-FGSM", "LLC", "R+LLC", "APGD-T", "FAB-T", "FAB-L2"}
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +89,8 @@ def test_shape_dtype_bounds_and_ball(net_and_data, name):
     assert adv.shape == x.shape and adv.dtype == np.float32
     assert adv.min() >= 0.0 and adv.max() <= 1.0
     assert np.abs(adv - x).max() > 0, "the attack did not move anything"
-    if attack.eps is None:
-        return
+    if attack.eps is None or attack.kind is AttackKind.MINIMAL:
+        return                     # a minimal attack's examples may lie beyond its eps
     dist = attack.norm.distance(adv, x)
     budget = attack.eps
     if name == "R+FGM":
@@ -86,7 +100,8 @@ def test_shape_dtype_bounds_and_ball(net_and_data, name):
     assert dist.max() <= budget * (1 + 1e-5) + 1e-6, (name, dist.max())
 
 
-RANDOM = {"R+FGSM", "R+FGM", "R+LLC", "PGD-Linf", "PGD-L2", "PGD-L1", "PGD-restarts"}
+RANDOM = {"R+FGSM", "R+FGM", "R+LLC", "PGD-Linf", "PGD-L2", "PGD-L1", "PGD-restarts",
+          "APGD-CE", "APGD-DLR-L2", "APGD-T", "FAB-L2", "Square", "Square-L2"}
 
 
 @pytest.mark.parametrize("name", sorted(set(ATTACKS) - {"PGD-restarts"}))
@@ -121,8 +136,8 @@ def test_the_public_description(net_and_data, name):
     assert isinstance(attack.label, str) and attack.label
     assert attack.bounds == (0.0, 1.0) and attack.targeted in (False, True)
     assert isinstance(attack.label_source, LabelSource)
-    if attack.kind is AttackKind.MINIMAL:
-        assert attack.eps is None
+    if attack.kind is AttackKind.MINIMAL and attack.eps is None:
+        assert attack.norm is None or isinstance(attack.norm, Norm)
     else:
         assert isinstance(attack.norm, Norm) and attack.eps > 0
     if attack.kind is AttackKind.TRANSFER:
@@ -165,6 +180,12 @@ def test_targeted_mode_moves_toward_the_target(net_and_data, name):
 def _arguments(attack):
     """The constructor arguments of one of ATTACKS' attacks (to rebuild it targeted)."""
     out = {"eps": attack.eps, "loss_fn": CE}
+    if isinstance(attack, attacks.AutoProjectedGradientDescent):
+        return dict(out, nb_iter=attack.nb_iter, norm_level=attack.norm.p, loss=attack.loss,
+                    seed=0)
+    if isinstance(attack, attacks.SquareAttack):
+        return {"eps": attack.eps, "norm_level": attack.norm.p,
+                "n_queries": attack.n_queries, "seed": 0}
     if hasattr(attack, "nb_iter"):
         out.update(eps_iter=attack.eps_iter, nb_iter=attack.nb_iter)
         if isinstance(attack, attacks.ProjectedGradientDescent):

@@ -4,8 +4,10 @@ Single-step gradient attacks (:mod:`mindsec.attacks.gradient`): ``FastGradientMe
 ``FastGradientSignMethod``, ``RandomFastGradientMethod``, ``RandomFastGradientSignMethod``,
 ``LeastLikelyClassMethod``, ``RandomLeastLikelyClassMethod``. Iterative
 (:mod:`mindsec.attacks.iterative`): ``BasicIterativeMethod``, ``ProjectedGradientDescent``,
-``MomentumIterativeMethod``. Minimal perturbation: ``DeepFool``. Black-box:
-``TransferAttack``.
+``MomentumIterativeMethod``, ``AutoProjectedGradientDescent`` (APGD,
+:mod:`mindsec.attacks.apgd`). Minimal perturbation: ``DeepFool``,
+``FastAdaptiveBoundary`` (FAB, FAB-T). Black-box: ``SquareAttack`` (score-based, through
+:class:`mindsec.privacy.PredictionAPI`), ``TransferAttack``.
 
 Every attack is configuration around one compiled ascent step
 (:mod:`mindsec.attacks.core`) and one norm object (:mod:`mindsec.attacks.norms`: ``LINF``,
@@ -17,6 +19,9 @@ from .gradient import (FastGradientMethod, FastGradientSignMethod, GradientMetho
                        LeastLikelyClassMethod, RandomFastGradientMethod,
                        RandomFastGradientSignMethod, RandomLeastLikelyClassMethod, SweepResult)
 from .deep_fool import DeepFool
+from .apgd import APGD, AutoProjectedGradientDescent
+from .fab import FAB, FastAdaptiveBoundary
+from .square import SquareAttack
 from .iterative import (BasicIterativeMethod, IterativeGradientMethod,
                         MomentumIterativeMethod, ProjectedGradientDescent)
 from .transfer import TransferAttack
@@ -30,4 +35,6 @@ __all__ = ["Attack", "AttackKind", "LabelSource", "Norm", "LINF", "L2", "L1", "g
            "RandomFastGradientSignMethod", "LeastLikelyClassMethod",
            "RandomLeastLikelyClassMethod", "SweepResult", "StableSoftmaxCrossEntropy",
            "log_odds", "IterativeGradientMethod", "BasicIterativeMethod",
-           "ProjectedGradientDescent", "MomentumIterativeMethod", "DeepFool", "TransferAttack"]
+           "ProjectedGradientDescent", "MomentumIterativeMethod", "DeepFool", "TransferAttack",
+           "AutoProjectedGradientDescent", "APGD", "FastAdaptiveBoundary", "FAB",
+           "SquareAttack"]

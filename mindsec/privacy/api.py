@@ -79,6 +79,10 @@ class PredictionAPI:
         """Classes the API answers for (known after the first query)."""
         return self._classes
 
+    def serves(self, network):
+        """Whether this API answers queries from ``network`` (that very cell)."""
+        return network is self._network
+
     def remaining(self):
         """Queries left in the budget (``None``: unlimited)."""
         return None if self.budget is None else self.budget - self.queries
