@@ -174,7 +174,8 @@ def test_flags_accuracy_rising_with_eps():
 def test_every_flag_is_documented():
     assert set(FLAGS) == {"zero_gradients", "saturated_softmax", "no_collapse",
                           "iterative_weaker_than_single_step", "accuracy_rises_with_eps",
-                          "transfer_beats_white_box"}
+                          "transfer_beats_white_box", "score_based_beats_white_box",
+                          "randomized_model", "probability_outputs", "training_mode"}
 
 
 def test_runner_argument_errors(trained_lenet, xy):

@@ -1,10 +1,11 @@
 """Evaluation of attacks and defenses, with MindArmour's metric definitions, and robust
-evaluation (curves, the cascade runner and its sanity flags)."""
+evaluation (curves, the cascade runner and its sanity flags, AutoAttack)."""
 from .attack_evaluation import AttackEvaluate, lp_distances, ssim
+from .autoattack import AutoAttack
 from .defense_evaluation import DefenseEvaluate
 from .robustness import (FLAGS, RobustnessCurve, RobustnessReport, evaluate_robustness,
                          gradient_health, robustness_curve)
 
-__all__ = ["AttackEvaluate", "DefenseEvaluate", "lp_distances", "ssim", "FLAGS",
+__all__ = ["AutoAttack", "AttackEvaluate", "DefenseEvaluate", "lp_distances", "ssim", "FLAGS",
            "RobustnessCurve", "RobustnessReport", "evaluate_robustness", "gradient_health",
            "robustness_curve"]

@@ -8,10 +8,16 @@ pgd10      PGD, Linf, 10 steps of 2.5 eps / 10, uniform random start            
 pgd20      PGD, Linf, 20 steps of 2.5 eps / 20, uniform random start              report
 pgd40      PGD, Linf, 40 steps of eps / 30, uniform random start                  defend,
                                                                                   notebook
-cascade    PGD-40 x5 restarts, then FGSM (and, if asked, DeepFool Linf and        evaluate
-           transfer FGSM / PGD-40 from a surrogate), each on the points the
-           earlier ones left standing (:func:`~mindsec.evaluations.evaluate_robustness`)
+cascade    PGD-40 x5 restarts, then FGSM, then Square (score-based, 1,000         evaluate
+           queries; and, if asked, DeepFool Linf and transfer FGSM / PGD-40
+           from a surrogate), each on the points the earlier ones left standing
+           (:func:`~mindsec.evaluations.evaluate_robustness`)
+autoattack AutoAttack standard: APGD-CE, APGD-T, FAB-T, Square-5000              evaluate
+           (:class:`~mindsec.evaluations.AutoAttack`)                            --attack
 =========  =====================================================================  =======
+
+Square is in the cascade so that a black-box attack breaking points the gradient attacks
+left standing (the signature of misleading gradients) is flagged there too.
 
 2.5 eps / steps is Madry et al.'s step (the walk can cross the ball 1.25 times); eps / 30
 over 40 steps is the setting of mindsec's NAD reports. Every figure from these is an upper
@@ -23,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from mindspore import nn
 
-from ..attacks import DeepFool, FastGradientSignMethod, ProjectedGradientDescent, TransferAttack
+from ..attacks import (DeepFool, FastGradientSignMethod, ProjectedGradientDescent,
+                       SquareAttack, TransferAttack)
 from ..checks import check_count, check_number
 from ..errors import InputError
 
@@ -70,7 +77,9 @@ PROTOCOLS = {
     "pgd20": PGDProtocol("pgd20", 20, 2.5, 20),
     "pgd40": PGDProtocol("pgd40", 40, 1.0, 30),
 }
-CASCADE = "cascade: PGD-40 x5 restarts, then FGSM (+ DeepFool, transfer attacks if asked)"
+CASCADE = ("cascade: PGD-40 x5 restarts, then FGSM, then Square-1000 (+ DeepFool, transfer "
+           "attacks if asked)")
+AUTOATTACK = "AutoAttack standard (APGD-CE, APGD-T, FAB-T, Square-5000; Croce & Hein 2020)"
 
 
 def protocol(name):
@@ -86,11 +95,12 @@ def pgd(name, network, eps, **kwargs):
 
 
 def cascade(model, eps=0.3, *, restarts=5, deepfool=False, surrogate=None, seed=0,
-            steps=None, step=None, loss_fn=None):
+            steps=None, step=None, loss_fn=None, square=1000):
     """The ``cascade`` protocol's attacks on ``model`` (for
     :func:`~mindsec.evaluations.evaluate_robustness`), built at ``eps`` (the runner scales
     the PGD step with each eps it evaluates). ``steps``/``step`` override PGD-40's 40 steps
-    of eps/30 (the figure is then no longer the named protocol's)."""
+    of eps/30 (the figure is then no longer the named protocol's); ``square``: Square's
+    queries per point (0 leaves it out)."""
     loss_fn = loss_fn if loss_fn is not None else nn.SoftmaxCrossEntropyWithLogits(sparse=True)
     base = PROTOCOLS["pgd40"]
 
@@ -106,10 +116,13 @@ def cascade(model, eps=0.3, *, restarts=5, deepfool=False, surrogate=None, seed=
                                                                  loss_fn=loss_fn)]
     if deepfool:
         attacks.append(DeepFool(model, 10, norm_level=np.inf, bounds=(0.0, 1.0)))
+    if square:
+        attacks.append(SquareAttack(model, eps=eps, n_queries=check_count("square", square),
+                                    seed=seed))
     if surrogate is not None:
         attacks += [TransferAttack(FastGradientSignMethod(surrogate, eps=eps, loss_fn=loss_fn)),
                     TransferAttack(make_pgd(surrogate, 1))]
     return attacks
 
 
-__all__ = ["PGDProtocol", "PROTOCOLS", "CASCADE", "protocol", "pgd", "cascade"]
+__all__ = ["PGDProtocol", "PROTOCOLS", "CASCADE", "AUTOATTACK", "protocol", "pgd", "cascade"]

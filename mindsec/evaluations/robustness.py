@@ -8,10 +8,14 @@ DeepFool's minimal perturbations answer every eps from one run.
 arXiv:2003.01690): at each eps every attack runs only on the points still standing, so the
 result is the worst case over the attacks (robust accuracy with a Clopper-Pearson interval),
 and each attack's share of the breaks is reported. White-box iterative and minimal attacks
-run first, single-step ones next and transfer (black-box) ones last, whatever the order
-given: anything a weaker attack still breaks after a stronger one is a sign that the
-stronger one is not working, which the runner flags (see :data:`FLAGS`).
+run first, single-step ones next, then score-based (Square) and transfer (black-box) ones,
+whatever the order given: anything a weaker attack still breaks after a stronger one is a
+sign that the stronger one is not working, which the runner flags (see :data:`FLAGS`),
+as it flags the model checks AutoAttack makes (randomised outputs, probabilities instead
+of logits, a model left in training mode). With ``state_dir`` a run resumes after a kill;
+with ``shard`` it runs data-parallel on msrun workers (:mod:`mindsec.evaluations.stages`).
 """
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -23,12 +27,12 @@ from ..attacks.base import Attack, AttackKind, auto_batch_size
 from ..attacks.losses import log_odds, saturated
 from ..attacks.norms import LINF
 from ..batching import num_classes, pad_to, padded_batches, predict_logits
-from ..checks import check_batch_size, check_inputs, check_number
+from ..checks import check_batch_size, check_count, check_inputs, check_number, check_seed
 from ..errors import InputError
 from .checks import labels_to_indices
 
 _ORDER = {AttackKind.ITERATIVE: 0, AttackKind.MINIMAL: 1, AttackKind.SINGLE_STEP: 2,
-          AttackKind.TRANSFER: 3}
+          AttackKind.SCORE_BASED: 3, AttackKind.TRANSFER: 4}
 
 FLAGS = {
     "zero_gradients": "inputs whose loss gradient is exactly zero: gradient attacks cannot "
@@ -41,6 +45,15 @@ FLAGS = {
     "accuracy_rises_with_eps": "accuracy rises with eps",
     "transfer_beats_white_box": "a transfer (black-box) attack broke points the white-box "
                                 "attacks left standing",
+    "score_based_beats_white_box": "a score-based (black-box) attack broke points the "
+                                   "white-box attacks left standing: the gradients mislead "
+                                   "them (AutoAttack's check)",
+    "randomized_model": "the model's outputs differ between two calls on the same inputs: "
+                        "use AutoAttack's 'rand' version (expectation over transformation)",
+    "probability_outputs": "the model outputs probabilities, not logits: losses on them "
+                           "saturate",
+    "training_mode": "the model is in training mode (dropout, batch statistics): call "
+                     "set_train(False) before evaluating it",
 }
 
 
@@ -56,7 +69,13 @@ def _check_eps(eps_values, linf):
 
 def _attack_norm(attack):
     """The Norm an attack's budget is measured in (None: any, e.g. DeepFool's)."""
-    return None if attack.kind is AttackKind.MINIMAL else attack.norm
+    return None if _answers_all_eps(attack) else attack.norm
+
+
+def _answers_all_eps(attack):
+    """A minimal attack without a budget (DeepFool): one run gives every point's distance
+    to flip, hence success at every eps. A minimal attack with one (FAB) runs per eps."""
+    return attack.kind is AttackKind.MINIMAL and attack.eps is None
 
 
 def _predict(model, x, batch_size):
@@ -87,16 +106,20 @@ def _success(attack, model, x, y, eps, batch_size, norm):
     if _sweepable(attack, model):
         res = attack.sweep(x, y, eps, batch_size)
         return res.preds != y[None]
-    if attack.kind is AttackKind.MINIMAL:
+    if _answers_all_eps(attack):
         dist = _minimal_distances(attack, model, x, y, norm, batch_size)
         return dist[None] <= eps[:, None] + 1e-6
+    bounds = attack.bounds
+    scale = (bounds[1] - bounds[0]) if bounds is not None else 1.0
     rows = []
     for e in eps:
         if e == 0:
             rows.append(_predict(model, x, batch_size) != y)
         else:
             adv = attack.generate_at(x, y, float(e), batch_size)
-            rows.append(_predict(model, adv, batch_size) != y)
+            # a point counts only inside the ball (FAB's minimal examples may lie outside)
+            inside = norm.distance(adv, x, scale) <= e * (1 + 1e-5) + 1e-6
+            rows.append((_predict(model, adv, batch_size) != y) & inside)
     return np.stack(rows)
 
 
@@ -199,7 +222,8 @@ class RobustnessReport:
     robust_accuracy: list                # worst case over the attacks, per eps
     robust_ci: list                      # (low, high) per eps
     confidence: float
-    attacks: list                        # per attack: name, kind, attacked/broken per eps
+    attacks: list                        # per attack: name, kind, attacked/broken per eps,
+                                         # seconds
     zero_gradient_fraction: float
     saturated_fraction: float
     collapse: dict = None                # accuracy at a large eps (the no-collapse check)
@@ -227,6 +251,9 @@ class RobustnessReport:
             lines.append(f"{eps:>6.3f}  {self.robust_accuracy[k]:>10.4f}  "
                          f"{f'[{low:.4f}, {high:.4f}]':<18}  " + "  ".join(
                              f"{a['broken'][k]:>{w}d}" for a, w in zip(self.attacks, widths)))
+        if all("seconds" in a for a in self.attacks):
+            lines.append("seconds: " + ", ".join(f"{a['name']} {a['seconds']:.1f}"
+                                                 for a in self.attacks))
         if self.standalone:
             lines.append("alone: " + "; ".join(
                 f"{name} " + " ".join(f"{a:.4f}" for a in acc)
@@ -248,16 +275,18 @@ class RobustnessReport:
 
 def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidence=0.95,
                         tol=0.01, collapse_eps=0.5, collapse_max=0.1, collapse_samples=500,
-                        log=None):
+                        log=None, state_dir=None, seed=0, shard=None, chunk=None):
     """Worst-case robust accuracy of ``model`` per eps under a cascade of ``attacks``.
 
     Args:
         model (nn.Cell): returns logits.
         data (tuple): ``(inputs, labels)``, labels as indices or one-hot.
         eps (list): budgets (fractions of the data range), in the attacks' norm.
-        attacks (list): untargeted mindsec attacks on ``model`` (white-box) or
-            :class:`~mindsec.attacks.TransferAttack` (black-box). Each runs only on the
-            points still standing; order: iterative, minimal, single-step, transfer.
+        attacks (list): untargeted mindsec attacks on ``model`` (white-box), score-based
+            ones (Square) or :class:`~mindsec.attacks.TransferAttack` (black-box); or an
+            :class:`~mindsec.evaluations.AutoAttack` (its cascade). Each runs only on the
+            points still standing; order: iterative, minimal, single-step, score-based,
+            transfer.
         batch_size (int): default automatic.
         confidence (float): level of the Clopper-Pearson intervals. Default 0.95.
         tol (float): fraction of the inputs above which a sanity check flags. Default 0.01.
@@ -266,11 +295,23 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
             inputs). None skips the check. At 0.5 of the range every image can be turned
             into the same grey image, so ~0.1 is always reachable.
         log (callable): progress lines.
+        state_dir (str): resume: every chunk of points finished is saved there at once, and
+            a run started again with the same arguments continues where it stopped (see
+            :mod:`mindsec.evaluations.stages`). Each chunk's attacks are then reseeded
+            from ``seed`` and the chunk's position.
+        seed (int): with ``state_dir`` or ``shard``, the seed the chunks derive theirs from.
+        shard (tuple): ``(rank, world)``: this process attacks its share of every stage's
+            chunks and the shares are summed across the msrun workers (the result equals
+            one process's with the same ``seed``).
+        chunk (int): points per chunk (default 500), with ``state_dir`` or ``shard``.
 
     Returns:
         RobustnessReport (``.format()`` for text, ``.to_dict()`` for JSON).
     """
     log = log or (lambda line: None)
+    if hasattr(attacks, "cascade"):                  # an AutoAttack: its attacks
+        attacks = attacks.cascade(model, data[0] if isinstance(data, (tuple, list)) and
+                                  data else None)
     if not isinstance(attacks, (list, tuple)) or not attacks:
         raise InputError("attacks must be a non-empty list of mindsec attacks")
     for attack in attacks:
@@ -291,6 +332,8 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
     n = len(x)
     order = sorted(attacks, key=lambda a: _ORDER[a.kind])
 
+    store = _store(model, x, y, eps, order, state_dir, seed, shard, chunk, log)
+    model_flags = model_checks(model, x[: min(n, 64)])
     correct = _predict(model, x, batch_size) == y
     idx_correct = np.flatnonzero(correct)
     zero_frac, sat_frac = gradient_health(model, x[idx_correct], y[idx_correct], batch_size) \
@@ -298,25 +341,9 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
     log(f"clean accuracy {correct.mean():.4f}; gradients {zero_frac:.2%} zero, "
         f"{sat_frac:.2%} saturated")
 
-    # attacks answering every eps in one run: on all correct points, once
-    standalone = {}
-    median = None
-    for i, attack in enumerate(order):
-        if not idx_correct.size:
-            break
-        full = np.zeros((eps.size, n), bool)
-        if attack.kind is AttackKind.MINIMAL:
-            dist = _minimal_distances(attack, model, x[idx_correct], y[idx_correct], norm,
-                                      batch_size)
-            median = float(np.median(dist)) if median is None else median
-            full[:, idx_correct] = dist[None] <= eps[:, None] + 1e-6
-        elif _sweepable(attack, model):
-            full[:, idx_correct] = _success(attack, model, x[idx_correct], y[idx_correct],
-                                            eps, batch_size, norm)
-        else:
-            continue
-        standalone[i] = full
-
+    clock = {i: 0.0 for i in range(len(order))}
+    standalone, median = _standalone_runs(order, model, x, y, idx_correct, eps, norm,
+                                          batch_size, store, clock)
     records = [{"name": a.label, "kind": a.kind.value, "attacked": [], "broken": []}
                for a in order]
     robust = []
@@ -329,14 +356,19 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
                 if i in standalone:
                     broken = idx[standalone[i][k, idx]]
                 else:
-                    hit = _success(attack, model, x[idx], y[idx], eps[k:k + 1], batch_size,
-                                   norm)[0]
+                    began = time.perf_counter()
+                    hit = _stage(store, f"e{k}-a{i}", attack, idx, (),
+                                 lambda part, a=attack, e=eps[k:k + 1]: _success(
+                                     a, model, x[part], y[part], e, batch_size, norm)[0])
+                    clock[i] += time.perf_counter() - began
                     broken = idx[hit]
             standing[broken] = False
             records[i]["attacked"].append(int(idx.size))
             records[i]["broken"].append(int(broken.size))
         robust.append(int(standing.sum()))
         log(f"eps {e:g}: robust accuracy {standing.mean():.4f}")
+    for i, rec in enumerate(records):
+        rec["seconds"] = round(clock[i], 2)
 
     ci = [tuple(float(v) for v in binomtest(r, n).proportion_ci(confidence, "exact"))
           for r in robust]
@@ -357,10 +389,80 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
         report.standalone[records[i]["name"]] = [float(a) for a in acc]
     report.collapse = _collapse_check(order, model, x, y, idx_correct, norm, collapse_eps,
                                       collapse_samples, batch_size)
-    report.flags = _flags(report, order, correct, tol, collapse_max)
+    report.flags = model_flags + _flags(report, order, correct, tol, collapse_max)
     for f in report.flags:
         log(f"FLAG {f['flag']}: {f['message']}")
     return report
+
+
+def _standalone_runs(order, model, x, y, idx_correct, eps, norm, batch_size, store, clock):
+    """The attacks that answer every eps in one run (DeepFool, the FGSM sweep), once on all
+    correct points: ({cascade position: (K, n) success}, median distance or None)."""
+    standalone, median = {}, None
+    for i, attack in enumerate(order):
+        if not idx_correct.size:
+            break
+        full = np.zeros((eps.size, len(x)), bool)
+        began = time.perf_counter()
+        if _answers_all_eps(attack):
+            dist = _minimal_distances(attack, model, x[idx_correct], y[idx_correct], norm,
+                                      batch_size)
+            median = float(np.median(dist)) if median is None else median
+            full[:, idx_correct] = dist[None] <= eps[:, None] + 1e-6
+        elif _sweepable(attack, model):
+            full[:, idx_correct] = _stage(
+                store, f"all-a{i}", attack, idx_correct, (eps.size,),
+                lambda part, a=attack: _success(a, model, x[part], y[part], eps, batch_size,
+                                                norm))
+        else:
+            continue
+        clock[i] += time.perf_counter() - began
+        standalone[i] = full
+    return standalone, median
+
+
+def _store(model, x, y, eps, order, state_dir, seed, shard, chunk, log):
+    """The :class:`~mindsec.evaluations.stages.StageStore` of a resumable or sharded run,
+    or None (every stage in one call, as without either)."""
+    rank, world = (0, 1) if shard is None else (int(shard[0]), int(shard[1]))
+    if state_dir is None and world == 1:
+        return None
+    from .stages import CHUNK, StageStore, fingerprint, model_fingerprint
+    from ..distributed import sum_across
+    manifest = {"inputs": fingerprint(x, y), "model": model_fingerprint(model),
+                "eps": [float(e) for e in eps], "attacks": [a.label for a in order]}
+    return StageStore(state_dir, manifest, seed=check_seed(seed),
+                      chunk=CHUNK if chunk is None else check_count("chunk", chunk),
+                      rank=rank, world=world, merge=sum_across, log=log)
+
+
+def _stage(store, key, attack, idx, rows, compute):
+    """``compute(idx)``, or, with a store, the same chunk by chunk (resumable, sharded)."""
+    if store is None:
+        return compute(idx)
+    return store.run(key, idx, compute, attack, rows)
+
+
+def model_checks(model, sample):
+    """AutoAttack's checks of the model itself, as flags: outputs that vary between calls
+    (a randomised defense, or a model left in training mode), probability outputs."""
+    flags = []
+
+    def flag(name, detail):
+        flags.append({"flag": name, "message": f"{FLAGS[name]}: {detail}"})
+
+    if getattr(model, "training", False):
+        flag("training_mode", "model.training is True")
+    first = predict_logits(model, sample, len(sample))
+    second = predict_logits(model, sample, len(sample))
+    if not np.allclose(first, second, rtol=1e-5, atol=1e-6):
+        flag("randomized_model", f"largest difference {np.abs(first - second).max():.3g} on "
+             f"{len(sample)} inputs")
+    rows = first.sum(axis=1)
+    if first.min() >= 0 and first.max() <= 1 and np.allclose(rows, 1.0, atol=1e-4):
+        flag("probability_outputs", "every output row is in [0, 1] and sums to 1; attack "
+             "the network before its softmax")
+    return flags
 
 
 def _collapse_check(order, model, x, y, idx, norm, collapse_eps, samples, batch_size):
@@ -413,9 +515,12 @@ def _flags(report, order, correct, tol, collapse_max):
                 any(a.kind is AttackKind.ITERATIVE for a in order[:i]):
             flag("iterative_weaker_than_single_step", f"{rec['name']} broke "
                  + ", ".join(f"{rec['broken'][k]} at eps {report.eps[k]:g}" for k in late))
-        if attack.kind is AttackKind.TRANSFER and white and late:
-            flag("transfer_beats_white_box", f"{rec['name']} broke "
-                 + ", ".join(f"{rec['broken'][k]} at eps {report.eps[k]:g}" for k in late))
+        black = {AttackKind.TRANSFER: "transfer_beats_white_box",
+                 AttackKind.SCORE_BASED: "score_based_beats_white_box"}.get(attack.kind)
+        if black and white and late:
+            flag(black, f"{rec['name']} broke "
+                 + ", ".join(f"{rec['broken'][k]} at eps {report.eps[k]:g} "
+                             f"({rec['broken'][k] / n:.1%} of the inputs)" for k in late))
     curves = [("worst case", report.robust_accuracy)] + list(report.standalone.items())
     for name, acc in curves:
         ks = _rises(acc, n, tol)
