@@ -32,10 +32,13 @@ setup(
         # mindarmour is the reference implementation the parity tests compare against;
         # it is never imported by mindsec itself.
         # torch: the optional PyTorch peer of bench/run.py (2.13.0 installs a CPU build here)
+        # torchattacks: the independent AutoAttack (APGD, APGDT, FAB, Square) the parity
+        # tests and the autoattack benchmark row compare mindsec's against
         # nbclient + ipykernel: the tutorial notebook is executed headless by the tests
-        "test": ["pytest>=7", "mindarmour==2.0.0", "torch==2.13.0", "nbclient>=0.7",
+        "test": ["pytest>=7", "mindarmour==2.0.0", "torch==2.13.0", "torchattacks==3.5.1",
+                 "nbclient>=0.7",
                  "nbformat>=5", "ipykernel>=6"],
-        "bench": ["mindarmour==2.0.0", "torch==2.13.0"],
+        "bench": ["mindarmour==2.0.0", "torch==2.13.0", "torchattacks==3.5.1"],
     },
     entry_points={"console_scripts": ["mindsec = mindsec.cli:main"]},
     classifiers=[
