@@ -60,7 +60,8 @@ from mindsec.models import LeNet5
 HERE = Path(__file__).resolve().parent
 MODES = {"graph": ms.GRAPH_MODE, "pynative": ms.PYNATIVE_MODE}
 FLOOR_BATCHES = (32, 64, 128, 512, 2048)     # 64: MindArmour's default; 2048: mindsec's
-ROWS = ("floor", "fgsm", "sweep", "eval", "torch", "pgd", "nad", "knobs", "flow")
+ROWS = ("floor", "fgsm", "sweep", "eval", "torch", "pgd", "nad", "knobs", "flow",
+        "autoattack")
 DEFAULT_ROWS = "floor,fgsm,sweep,eval,torch"
 
 
@@ -219,6 +220,52 @@ def pgd_rows(net, x, y, repeats):
                   "adv_accuracy": float(np.mean(predict_logits(net, out[who], 1000)
                                                 .argmax(1) == y))} for who in seconds]
     ms.set_context(mode=ms.GRAPH_MODE)
+    return rows
+
+
+def autoattack_rows(ckpt, source, n_images, repeats):
+    """AutoAttack standard (Linf 0.3) on the first ``n_images`` test images of the model in
+    ``ckpt``: mindsec's cascade against torchattacks' run attack by attack on the same
+    weights rebuilt in PyTorch (``tests/torch_reference.py``), same CPU, same images,
+    PyTorch given every core; plus APGD-CE alone against the compiled forward+backward
+    floor of that model at the same batch."""
+    import torch  # pylint: disable=import-outside-toplevel
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    import torch_reference as tr  # pylint: disable=import-outside-toplevel,import-error
+    from mindsec import workflows  # pylint: disable=import-outside-toplevel
+    from mindsec.attacks import AutoProjectedGradientDescent  # pylint: disable=import-outside-toplevel
+    from mindsec.evaluations import AutoAttack  # pylint: disable=import-outside-toplevel
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    net, arch = workflows.load_model(ckpt, source.name)
+    net.set_train(False)
+    x, y = data.load_mnist("test", num_samples=n_images, source=source)
+    aa = AutoAttack(net, "Linf", 0.3, seed=0)
+    began = time.perf_counter()
+    aa.batch_generate(x, y)
+    ours = time.perf_counter() - began
+    ref = tr.reference_cascade(tr.torch_copy(net), x, y, 0.3, seed=0)
+    theirs = float(sum(ref["seconds"].values()))
+    graphs = sum(len(a.shapes) for a in aa.last_run
+                 if isinstance(a, AutoProjectedGradientDescent))
+    rows = [{"row": "autoattack", "impl": "mindsec", "model": arch, "images": n_images,
+             "seconds": ours, "seconds_per_image": ours / n_images,
+             "robust_accuracy": float(np.mean(aa.broken_by == ""))},
+            {"row": "autoattack", "impl": "torchattacks", "model": arch, "images": n_images,
+             "seconds": theirs, "seconds_per_image": theirs / n_images,
+             "robust_accuracy": ref["robust_accuracy"],
+             "stage_seconds": ref["seconds"]}]
+    apgd = AutoProjectedGradientDescent(net, eps=0.3, nb_iter=100, seed=0)
+    batch = min(len(x), 2048)
+    apgd.batch_generate(x[:batch], y[:batch])            # compile
+    seconds = timed({"apgd": lambda: apgd.batch_generate(x[:batch], y[:batch])},
+                    max(1, min(repeats, 2)))["apgd"]
+    floor = next(r for r in floor_rows(net, x[:batch], y[:batch], repeats)
+                 if r["batch"] == min(FLOOR_BATCHES, key=lambda b: abs(b - batch)) and
+                 r["what"].startswith("forward+"))
+    rows.append({"row": "autoattack", "impl": "apgd-ce", "model": arch, "batch": batch,
+                 "samples_per_s": batch * 100 / seconds, "floor_batch": floor["batch"],
+                 "floor_samples_per_s": floor["samples_per_s"], "graphs": graphs,
+                 "fooled": apgd.stats["fooled"]})
     return rows
 
 
@@ -434,13 +481,32 @@ def markdown(result):
         lines += ["", "| task | mindsec s | mindarmour s | speed-up |", "|---|---:|---:|---:|"]
         lines += tasks
     lines += _torch_table(result["rows"]) + _knob_table(result["rows"]) + \
-        _flow_table(result["rows"])
+        _flow_table(result["rows"]) + _autoattack_table(result["rows"])
     if result.get("max_abs_diff_strict") is not None:
         lines += ["", f"max |mindsec(stable_loss=False) - mindarmour| over all FGSM outputs: "
                       f"{result['max_abs_diff_strict']:g} (graph), "
                       f"{result['max_abs_diff_strict_pynative']:g} (pynative); saturated "
                       f"samples: {result['saturated']}"]
     return "\n".join(lines) + "\n"
+
+
+def _autoattack_table(rows):
+    pair = {r["impl"]: r for r in rows if r["row"] == "autoattack"}
+    if not pair:
+        return []
+    ours, peer, apgd = pair["mindsec"], pair["torchattacks"], pair["apgd-ce"]
+    return ["", f"AutoAttack standard, Linf 0.3, {ours['model']}, {ours['images']} images:",
+            "", "| impl | s per image | robust accuracy | mindsec / peer time |",
+            "|---|---:|---:|---:|",
+            f"| mindsec | {ours['seconds_per_image']:.3f} | {ours['robust_accuracy']:.2%} | "
+            f"{ours['seconds'] / peer['seconds']:.2f}x |",
+            f"| torchattacks | {peer['seconds_per_image']:.3f} | "
+            f"{peer['robust_accuracy']:.2%} | |", "",
+            f"APGD-CE alone, batch {apgd['batch']}: {apgd['samples_per_s']:,.0f} sample-steps/s "
+            f"= {apgd['samples_per_s'] / apgd['floor_samples_per_s']:.2f} of the compiled "
+            f"forward+backward floor ({apgd['floor_samples_per_s']:,.0f}/s at batch "
+            f"{apgd['floor_batch']}); the APGD attacks of the cascade compiled "
+            f"{apgd['graphs']} graphs"]
 
 
 def _torch_table(rows):
@@ -515,6 +581,10 @@ def main(argv=None):
                              f"(default: %(default)s)")
     parser.add_argument("--knob-rounds", type=int, default=None,
                         help="passes over the runtime settings (default 2; 1 with --quick)")
+    parser.add_argument("--aa-ckpt", default="runs/robust/pgd_smallcnn.ckpt",
+                        help="the model of the autoattack row (PGD-AT SmallCNN)")
+    parser.add_argument("--aa-images", type=int, default=200,
+                        help="test images of the autoattack row")
     parser.add_argument("--nad-images", type=int, default=12800,
                         help="training images per NAD pass (default %(default)s)")
     parser.add_argument("--reference", metavar="FILE.json",
@@ -561,6 +631,8 @@ def main(argv=None):
         rows += nad_rows(net, source, args.nad_images, max(1, min(args.repeats, 2)))
     if "torch" in wanted:
         rows += torch_rows(net, x, y, args.repeats)
+    if "autoattack" in wanted:
+        rows += autoattack_rows(args.aa_ckpt, source, args.aa_images, args.repeats)
     if "knobs" in wanted:
         rows += knob_rows(args.knob_rounds or (1 if args.quick else 2), target, args.data_dir)
     if "flow" in wanted:
