@@ -13,10 +13,9 @@ import pytest
 import mindspore as ms
 from mindspore import nn, ops
 
-from mindsec import attacks, train
+from mindsec import attacks
 from mindsec.attacks.apgd import checkpoints, dlr, dlr_targeted
 from mindsec.batching import predict_logits
-from mindsec.defenses import FastAdversarialDefense
 from mindsec.errors import InputError
 from mindsec.evaluations import AutoAttack, evaluate_robustness
 from mindsec.models import LeNet5

@@ -7,10 +7,9 @@ read-only description the evaluation runner relies on.
 """
 import numpy as np
 import pytest
-import mindspore as ms
 from mindspore import nn
 
-from mindsec import attacks, train
+from mindsec import attacks
 from mindsec.attacks import AttackKind, LabelSource
 from mindsec.attacks.norms import Norm
 from mindsec.batching import predict_logits
@@ -73,11 +72,7 @@ UNTARGETABLE = {"DeepFool", "transfer-FGSM", "LLC", "R+LLC", "APGD-T", "FAB-T", 
 @pytest.fixture(scope="module")
 def net_and_data():
     x, y = golden.digits()
-    ms.set_seed(0)
-    net = golden.tiny(0)
-    train.fit(net, x[:512], y[:512], train.Recipe("contract", "adam", lr=3e-3, batch_size=64,
-                                                  epochs=2), seed=0, log=lambda line: None)
-    net.set_train(False)
+    net = golden.trained_tiny()
     return net, x[2000:2023], y[2000:2023]        # 23 images: a ragged last batch of 7
 
 

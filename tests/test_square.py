@@ -4,9 +4,7 @@ query accounting through the PredictionAPI, that it breaks the undefended networ
 targeted mode, a rounding API, a spent query budget, and the argument checks."""
 import numpy as np
 import pytest
-import mindspore as ms
 
-from mindsec import train
 from mindsec.attacks import AttackKind, LabelSource
 from mindsec.attacks.norms import L2, LINF
 from mindsec.attacks.square import SquareAttack, meta_bump, p_selection
@@ -22,11 +20,7 @@ NORMS = {"linf": ("inf", 0.05), "l2": (2, 1.0)}      # small budgets: the search
 @pytest.fixture(scope="module")
 def net_and_data():
     x, y = golden.digits()
-    ms.set_seed(0)
-    net = golden.tiny(0)
-    train.fit(net, x[:512], y[:512], train.Recipe("contract", "adam", lr=3e-3, batch_size=64,
-                                                  epochs=2), seed=0, log=lambda line: None)
-    net.set_train(False)
+    net = golden.trained_tiny()
     return net, x[2000:2048], y[2000:2048]        # the first 23: a ragged last batch of 7
 
 

@@ -40,7 +40,6 @@ unless ``eps_iter`` is given, the loss is chosen with ``loss="ce"|"dlr"`` (MindA
 is fixed), restarts and APGD-T are available, and ``loss_fn``, where given, must be softmax
 cross-entropy (what ``loss="ce"`` computes).
 """
-import math
 
 import numpy as np
 import mindspore as ms
@@ -49,7 +48,7 @@ from mindspore import nn, ops
 from ..batching import bucket_size
 from ..checks import check_count, check_flag, check_number, check_seed
 from ..errors import InputError
-from .base import Attack, AttackKind, LabelSource
+from .base import Attack, AttackKind
 from .core import Box
 from .losses import _is_softmax_ce, log_odds
 from .norms import LINF, get_norm

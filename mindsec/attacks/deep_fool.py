@@ -25,24 +25,10 @@ from ..checks import check_count, check_flag, check_number
 from ..errors import InputError
 from .base import Attack, AttackKind
 from .core import Box
+from .losses import LogitGap
 from .norms import L2, get_norm
 
 _CHECK_EVERY = 5     # iterations between reads of the "all done" flag
-
-
-class _LogitGap(nn.Cell):
-    """``sum_n (z_{n,k_n} - z_{n,y_n})`` for per-sample classes ``k``: its input gradient
-    is every sample's ``w_k`` at once."""
-
-    def __init__(self, network):
-        super().__init__(auto_prefix=False)
-        self.network = network
-
-    def construct(self, x, k, y):
-        z = self.network(x)
-        zk = ops.gather_elements(z, 1, k.reshape(-1, 1))
-        zy = ops.gather_elements(z, 1, y.reshape(-1, 1))
-        return (zk - zy).sum()
 
 
 class _DeepFoolStep(nn.Cell):
@@ -51,7 +37,7 @@ class _DeepFoolStep(nn.Cell):
     def __init__(self, network, n_cand, norm, overshoot, bounds):
         super().__init__(auto_prefix=False)
         self.network = network
-        self.gap = _LogitGap(network)
+        self.gap = LogitGap(network)
         self.gap_grad = ops.grad(self.gap, grad_position=0)
         self.n_cand = n_cand
         self.l2 = norm is L2              # else Linf: the dual norm of the step is L1

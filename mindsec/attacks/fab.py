@@ -65,27 +65,13 @@ from ..checks import check_count, check_number, check_seed
 from ..errors import InputError
 from .base import Attack, AttackKind
 from .core import Box
+from .losses import LogitGap
 from .norms import L2, LINF, get_norm
 
 _BIG = 1.0e20           # "no breakpoint" (a zero weight); the step where none is feasible
 _NONE_YET = 3.0e38      # distance of "no adversarial found yet"
 _UNBOUNDED_ROOM = 1.0e10  # room of every coordinate without bounds (data units)
 _TINY = 1e-12
-
-
-class _LogitGap(nn.Cell):
-    """``sum_n (z_{n,k_n} - z_{n,y_n})``: its input gradient is every row's
-    ``grad (z_k - z_y)`` at once."""
-
-    def __init__(self, network):
-        super().__init__(auto_prefix=False)
-        self.network = network
-
-    def construct(self, x, k, y):
-        z = self.network(x)
-        zk = ops.gather_elements(z, 1, k.reshape(-1, 1))
-        zy = ops.gather_elements(z, 1, y.reshape(-1, 1))
-        return (zk - zy).sum()
 
 
 class _FabStep(nn.Cell):
@@ -99,7 +85,7 @@ class _FabStep(nn.Cell):
     def __init__(self, network, n_classes, norm, alpha_max, eta, beta, bounds):
         super().__init__(auto_prefix=False)
         self.network = network
-        self.gap_grad = ops.grad(_LogitGap(network), grad_position=0)
+        self.gap_grad = ops.grad(LogitGap(network), grad_position=0)
         self.n_classes = n_classes
         self.linf = norm is LINF
         self.l2 = norm is L2

@@ -46,6 +46,22 @@ def saturated(logits, labels):
     return (probs * onehot).sum(axis=-1) >= 1.0
 
 
+class LogitGap(nn.Cell):
+    """``(x, k, y) -> sum_n (z_{n,k_n} - z_{n,y_n})`` for per-sample classes ``k`` and ``y``:
+    its input gradient is every sample's ``grad (z_k - z_y)`` at once (DeepFool's and FAB's
+    linearisation of the boundary between ``y`` and ``k``)."""
+
+    def __init__(self, network):
+        super().__init__(auto_prefix=False)
+        self.network = network
+
+    def construct(self, x, k, y):
+        z = self.network(x)
+        zk = ops.gather_elements(z, 1, k.reshape(-1, 1))
+        zy = ops.gather_elements(z, 1, y.reshape(-1, 1))
+        return (zk - zy).sum()
+
+
 class StableSoftmaxCrossEntropy(nn.Cell):
     """Softmax cross-entropy for class indices, summed over the batch, computed as
     ``softplus(log_odds)``: the attacks' loss (see module docstring)."""
