@@ -149,10 +149,24 @@ def test_model_checks_flag_randomness_training_mode_and_probabilities(trained_le
     assert {"randomized_model", "training_mode"} <= {f["flag"] for f in report.flags}
     noisy.set_train(False)
     trained_lenet.set_train(False)
-    probs = nn.SequentialCell([trained_lenet, nn.Softmax()])
+    twin = LeNet5()                   # a copy: wrapping the shared net would rename it
+    ms.load_param_into_net(twin, {k: ms.Parameter(v.data.copy(), name=k)
+                                  for k, v in trained_lenet.parameters_dict().items()})
+    twin.set_train(False)
+    probs = nn.SequentialCell([twin, nn.Softmax()])
+    probs.set_train(False)
     report = evaluate_robustness(probs, (x, y), [0.1], [fgsm(probs, loss_fn=CE)],
                                  collapse_eps=None)
     assert "probability_outputs" in {f["flag"] for f in report.flags}
+    # AutoAttack attacks the logits under the softmax: the same decisions, no saturation
+    aa = AutoAttack(probs, "Linf", 0.1, n_iter=10, n_queries=50)
+    assert aa.attacked_network is not probs
+    np.testing.assert_allclose(predict_logits(aa.attacked_network, x[:8]),
+                               predict_logits(trained_lenet, x[:8]), rtol=1e-5, atol=1e-6)
+    on_probs = aa.evaluate(x, y, collapse_eps=None)
+    on_logits = AutoAttack(trained_lenet, "Linf", 0.1, n_iter=10, n_queries=50).evaluate(
+        x, y, collapse_eps=None)
+    assert on_probs.robust_accuracy == on_logits.robust_accuracy
     plain = evaluate_robustness(trained_lenet, (x, y), [0.1],
                                 [fgsm(trained_lenet, loss_fn=CE)], collapse_eps=None)
     assert not {"randomized_model", "training_mode", "probability_outputs"} & \

@@ -24,6 +24,7 @@ them: a randomised model, probability outputs, zero gradients, a model in traini
 and Square breaking points the gradient attacks left standing).
 """
 import numpy as np
+from mindspore import nn
 
 from ..attacks import AutoProjectedGradientDescent, FastAdaptiveBoundary, SquareAttack
 from ..attacks.norms import get_norm
@@ -70,6 +71,7 @@ class AutoAttack:
         self._n_queries = check_count("n_queries", n_queries)
         self._n_targets = check_count("n_target_classes", n_target_classes)
         self._api = api
+        self._logits = self.attacked_network
         # checks eps (and network, bounds) once, as every attack of the cascade will
         self._eps = self._make("apgd-ce", 10, eps).eps
 
@@ -98,9 +100,20 @@ class AutoAttack:
         """``"AutoAttack standard (Linf, eps 0.3)"``."""
         return f"AutoAttack {self._version} ({self._norm!r}, eps {self._eps:g})"
 
+    @property
+    def attacked_network(self):
+        """What the attacks differentiate and query: the network, or, where it ends in a
+        softmax (``nn.SequentialCell([..., nn.Softmax()])``), the part before it (the same
+        decisions; losses on logits do not saturate)."""
+        net = self._network
+        if isinstance(net, nn.SequentialCell) and len(net) > 1 and \
+                isinstance(net[len(net) - 1], nn.Softmax):
+            return nn.SequentialCell([net[i] for i in range(len(net) - 1)])
+        return net
+
     def _make(self, which, classes, eps=None, restarts=1):
         eps = self._eps if eps is None else eps
-        net, norm, seed, bounds = self._network, self._norm, self._seed, self._bounds
+        net, norm, seed, bounds = self._logits, self._norm, self._seed, self._bounds
         targets = min(self._n_targets, classes - 1)
         eot = 20 if self._version == "rand" else 1
         if which in ("apgd-ce", "apgd-dlr"):

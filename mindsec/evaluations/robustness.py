@@ -461,7 +461,8 @@ def model_checks(model, sample):
     rows = first.sum(axis=1)
     if first.min() >= 0 and first.max() <= 1 and np.allclose(rows, 1.0, atol=1e-4):
         flag("probability_outputs", "every output row is in [0, 1] and sums to 1; attack "
-             "the network before its softmax")
+             "the network before its softmax (AutoAttack does where the model is a "
+             "SequentialCell ending in nn.Softmax)")
     return flags
 
 
