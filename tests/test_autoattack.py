@@ -71,7 +71,7 @@ def test_apgd_restarts_and_targets_only_attack_what_stands(trained_lenet, test_s
 # ----------------------------------------------------------------------------- cascade
 @pytest.fixture(scope="module")
 def small_aa():
-    return dict(n_iter=20, n_queries=300)
+    return dict(n_iter=10, n_queries=100)
 
 
 def test_autoattack_runs_the_published_cascade(trained_lenet, test_slice, small_aa):
@@ -79,23 +79,23 @@ def test_autoattack_runs_the_published_cascade(trained_lenet, test_slice, small_
     aa = AutoAttack(trained_lenet, "Linf", 0.1, seed=0, **small_aa)
     report = aa.evaluate(x, y, collapse_samples=30)
     names = [a["name"] for a in report.attacks]
-    assert names == ["APGD-CE-20", "APGD-T-20", "FAB-T-20", "Square-300"]
+    assert names == ["APGD-CE-10", "APGD-T-10", "FAB-T-10", "Square-100"]
     assert [a["kind"] for a in report.attacks] == ["iterative", "iterative", "minimal",
                                                    "score-based"]
     broken = sum(a["broken"][0] for a in report.attacks)
     correct = int(round(report.clean_accuracy * 100))
     assert report.robust_accuracy[0] * 100 == pytest.approx(correct - broken)
     assert 0.0 < report.robust_accuracy[0] < report.clean_accuracy
-    assert report.robust_accuracy[0] <= report.standalone["APGD-CE-20"][0] + 1e-12
+    assert report.robust_accuracy[0] <= report.standalone["APGD-CE-10"][0] + 1e-12
     assert all(a["seconds"] >= 0 for a in report.attacks)
-    again = AutoAttack(trained_lenet, "Linf", 0.1, seed=0, **small_aa).evaluate(
-        x, y, collapse_samples=30)
-    assert again.attacks == [dict(a, seconds=b["seconds"]) for a, b in
-                             zip(report.attacks, again.attacks)]       # a seed repeats
-    # the examples: one per point, inside the ball, misclassified where a break is named
-    adv = aa.batch_generate(x, y)
+    # the examples, from a second AutoAttack with the same seed: the same breaks, by the
+    # same attacks (a seed repeats), one example per point inside the ball
+    again = AutoAttack(trained_lenet, "Linf", 0.1, seed=0, **small_aa)
+    adv = again.batch_generate(x, y)
+    assert [int((again.broken_by == a["name"]).sum()) for a in report.attacks] == \
+        [a["broken"][0] for a in report.attacks]
     assert np.abs(adv - x).max() <= 0.1 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
-    named = (aa.broken_by != "") & (aa.broken_by != "clean error")
+    named = (again.broken_by != "") & (again.broken_by != "clean error")
     assert named.sum() == broken
     assert np.all(predict_logits(trained_lenet, adv[named]).argmax(1) != y[named])
     assert "eps 0.1" in aa.name and aa.version == "standard"
@@ -209,8 +209,8 @@ def test_bad_data_is_one_line(trained_lenet, test_slice):
 # ----------------------------------------------------------------------------- resume
 def test_a_stopped_run_resumes_to_the_same_result(trained_lenet, test_slice, tmp_path,
                                                   monkeypatch):
-    x, y = test_slice[0][:80], test_slice[1][:80]
-    run = dict(collapse_eps=None, chunk=20, seed=3)
+    x, y = test_slice[0][:60], test_slice[1][:60]
+    run = dict(collapse_eps=None, chunk=15, seed=3)
     small = dict(seed=3, n_iter=10, n_queries=100)
     whole = AutoAttack(trained_lenet, "Linf", 0.1, **small).evaluate(
         x, y, state_dir=tmp_path / "a", **run)

@@ -15,7 +15,6 @@ import torch
 import mindspore as ms
 from mindspore import nn
 
-from mindsec import train
 from mindsec.batching import predict_logits
 from mindsec.defenses import FastAdversarialDefense
 from mindsec.evaluations import AutoAttack
@@ -23,17 +22,16 @@ from mindsec.models import LeNet5
 
 import torch_reference as tr
 
-torch.set_num_threads(1)
+torch.set_num_threads(2)
 N, EPS = 500, 0.1
 STAGES = ("clean", "apgd-ce", "apgd-t", "fab-t", "square")
 
 
 @pytest.fixture(scope="module")
-def robust_lenet(train_slice):
-    ms.set_seed(0)
-    net = LeNet5()
-    train.fit(net, *train_slice, train.get_recipe("default", epochs=12), seed=0,
-              log=lambda line: None)
+def robust_lenet(trained_lenet, train_slice):
+    net = LeNet5()                    # a copy of the shared model, then adversarial training
+    ms.load_param_into_net(net, {k: ms.Parameter(v.data.copy(), name=k)
+                                 for k, v in trained_lenet.parameters_dict().items()})
     defense = FastAdversarialDefense(net, optimizer=nn.Adam(net.trainable_params(), 1e-3),
                                      eps=EPS, alpha=1.25 * EPS)
     defense.batch_defense(*train_slice, batch_size=64, epochs=5, shuffle=True)
