@@ -429,8 +429,10 @@ def _store(model, x, y, eps, order, state_dir, seed, shard, chunk, log):
         return None
     from .stages import CHUNK, StageStore, fingerprint, model_fingerprint
     from ..distributed import sum_across
+    from .._version import __version__
     manifest = {"inputs": fingerprint(x, y), "model": model_fingerprint(model),
-                "eps": [float(e) for e in eps], "attacks": [a.label for a in order]}
+                "eps": [float(e) for e in eps], "attacks": [a.label for a in order],
+                "mindsec": __version__}
     return StageStore(state_dir, manifest, seed=check_seed(seed),
                       chunk=CHUNK if chunk is None else check_count("chunk", chunk),
                       rank=rank, world=world, merge=sum_across, log=log)
