@@ -7,8 +7,9 @@ exact:
 
 * **resume**: every finished chunk is written at once, atomically, to ``directory`` (one
   ``.npy`` per chunk, no pickle, beside a ``manifest.json`` naming the run: inputs, model
-  weights, eps, attacks, seed, chunk, mindsec version); a run that is killed, even by ``kill -9``, and
-  started again with the same arguments reads the chunks done and attacks only the rest,
+  weights, eps, attacks, seed, chunk, mindsec version); a run that is killed, even by
+  ``kill -9``, and started again with the same arguments reads the chunks done and attacks
+  only the rest,
   ending with the result it would have had;
 * **data parallelism**: with ``world`` workers, worker ``rank`` attacks chunks ``j = rank
   (mod world)`` and the stage's result is the sum over workers (``merge``: an AllReduce on
