@@ -6,8 +6,9 @@
 
 For every model (NAME=CKPT, or a checkpoint path; the architecture is read from the
 checkpoint, LeNet5 otherwise) and every eps: PGD (random start, restarts), then FGSM, then
-optional DeepFool and transfer attacks, each only on the test images still standing
-(mindsec.evaluations.evaluate_robustness). Prints the report with its sanity flags and
+Square (1,000 queries), then optional DeepFool and transfer attacks, each only on the test
+images still standing (mindsec.evaluations.evaluate_robustness); or, with
+--attack autoattack, AutoAttack (APGD-CE, APGD-T, FAB-T, Square). Prints the report with its sanity flags and
 writes <out>/robustness.json, robustness.png (worst-case accuracy vs eps) and report.md.
 The same as `mindsec evaluate` (--model is --ckpt).
 """
