@@ -69,6 +69,10 @@ from .losses import LogitGap
 from .norms import L2, LINF, get_norm
 
 _BIG = 1.0e20           # "no breakpoint" (a zero weight); the step where none is feasible
+# the primitives themselves: ops.maximum/minimum with a Python scalar go through a function
+# graph that MindSpore 2.10 intermittently fails to specialise in this step ("Fail to get
+# eval result ... maximum"); the primitives take the scalar directly
+_MAX, _MIN = ops.Maximum(), ops.Minimum()
 _NONE_YET = 3.0e38      # distance of "no adversarial found yet"
 _UNBOUNDED_ROOM = 1.0e10  # room of every coordinate without bounds (data units)
 _TINY = 1e-12
@@ -126,7 +130,7 @@ class _FabStep(nn.Cell):
         # how far each coordinate may move against sign(w) before it leaves the box
         if self.box.active:
             room = ops.where(w > 0, t - self.box.low, self.box.high - t)
-            room = ops.maximum(room, 0.0)
+            room = _MAX(room, 0.0)
         else:
             room = ops.full_like(t, _UNBOUNDED_ROOM)
         reach = aw * room                          # what each coordinate can give at most
@@ -138,25 +142,25 @@ class _FabStep(nn.Cell):
                 slope, brk = aw, room
             else:
                 slope = aw * aw
-                brk = ops.where(aw > _TINY, room / ops.maximum(aw, _TINY),
+                brk = ops.where(aw > _TINY, room / _MAX(aw, _TINY),
                                 ops.full_like(aw, _BIG))
-                brk = ops.minimum(brk, _BIG)
+                brk = _MIN(brk, _BIG)
             brk_s, order = ops.sort(brk, axis=1)
             slope_s = ops.gather_elements(slope, 1, order)
             reach_s = ops.gather_elements(reach, 1, order)
             done = ops.cumsum(reach_s, axis=1)                 # saturated up to j
             free_incl = self.rcumsum(slope_s, 1)               # sum_{i >= j} a_i
             free_after = free_incl - slope_s                   # sum_{i > j} a_i
-            free_after = ops.maximum(free_after, 0.0)
+            free_after = _MAX(free_after, 0.0)
             value = done + brk_s * free_after                  # g at breakpoint j
             k = (value < c).astype(ms.int32).sum(axis=1, keepdims=True)   # 0 .. D
             feasible = k < dim
-            kk = ops.minimum(k, dim - 1)
+            kk = _MIN(k, dim - 1)
             before = ops.gather_elements(done - reach_s, 1, kk)   # saturated before k
             free = ops.gather_elements(free_incl, 1, kk)
-            lam = ops.maximum((c - before) / ops.maximum(free, 1e-30), 0.0)
+            lam = _MAX((c - before) / _MAX(free, 1e-30), 0.0)
             lam = ops.where(feasible, lam, ops.full_like(lam, _BIG))
-            move = ops.minimum(lam, room) if self.linf else ops.minimum(lam * aw, room)
+            move = _MIN(lam, room) if self.linf else _MIN(lam * aw, room)
         else:
             # L1: spend on the coordinates of largest |w_i| first, each up to its room
             aw_s, order = ops.sort(aw, axis=1, descending=True)
@@ -164,10 +168,10 @@ class _FabStep(nn.Cell):
             reach_s = aw_s * room_s
             done = ops.cumsum(reach_s, axis=1)
             k = (done < c).astype(ms.int32).sum(axis=1, keepdims=True)
-            kk = ops.minimum(k, dim - 1)
+            kk = _MIN(k, dim - 1)
             before = ops.gather_elements(done - reach_s, 1, kk)
-            part = (c - before) / ops.maximum(ops.gather_elements(aw_s, 1, kk), 1e-30)
-            part = ops.minimum(ops.maximum(part, 0.0), ops.gather_elements(room_s, 1, kk))
+            part = (c - before) / _MAX(ops.gather_elements(aw_s, 1, kk), 1e-30)
+            part = _MIN(_MAX(part, 0.0), ops.gather_elements(room_s, 1, kk))
             pos = ops.arange(dim, dtype=ms.int32).reshape(1, -1)
             move_s = ops.where(pos < k, room_s,
                                ops.where(pos == k, part.broadcast_to(room_s.shape),
@@ -213,9 +217,9 @@ class _FabStep(nn.Cell):
         d = self.project(ops.concat((flat_t, flat_0), 0), ops.concat((w, w), 0),
                          ops.concat((c_t, c_0), 0))
         d1, d2 = d[:n], d[n:]
-        a1 = ops.maximum(self._size(d1), 1e-8)
-        a2 = ops.maximum(self._size(d2), 1e-8)
-        alpha = ops.minimum(ops.maximum(a1 / (a1 + a2), 0.0), self.alpha_max).reshape(-1, 1)
+        a1 = _MAX(self._size(d1), 1e-8)
+        a2 = _MAX(self._size(d2), 1e-8)
+        alpha = _MIN(_MAX(a1 / (a1 + a2), 0.0), self.alpha_max).reshape(-1, 1)
         moved = (1.0 - alpha) * (flat_t + self.eta * d1) + alpha * (flat_0 + self.eta * d2)
         moved = self.box.clip(moved)
         on = active.reshape(-1, 1) > 0.5
