@@ -45,7 +45,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..batching import bucket_size
+from ..batching import bucket_size, predict_logits
 from ..checks import check_count, check_flag, check_number, check_seed
 from ..errors import InputError
 from .base import Attack, AttackKind
@@ -317,7 +317,6 @@ class AutoProjectedGradientDescent(Attack):
 
     def _targets(self, inputs, rank):
         """The ``rank``-th most likely class (1 = the top) of each clean input."""
-        from ..batching import predict_logits  # pylint: disable=import-outside-toplevel
         logits = predict_logits(self._network, inputs, 1000)
         return np.argsort(-logits, axis=1, kind="stable")[:, rank - 1].astype(np.int32)
 
@@ -359,15 +358,12 @@ class AutoProjectedGradientDescent(Attack):
         return out
 
     def _prepare_labels(self, labels, inputs):
-        if self._num_classes is None:
-            from ..batching import num_classes  # pylint: disable=import-outside-toplevel
-            self._num_classes = num_classes(self._network, inputs[:1])
+        labels = super()._prepare_labels(labels, inputs)   # also counts the classes
         minimum = 4 if (self._loss == "dlr" and self._is_targeted) or self._n_targets else 3
-        if self._loss == "dlr" or self._n_targets:
-            if self._num_classes < minimum:
-                raise InputError(f"the DLR loss needs a model with at least {minimum} classes, "
-                                 f"this one has {self._num_classes}")
-        return super()._prepare_labels(labels, inputs)
+        if (self._loss == "dlr" or self._n_targets) and self._num_classes < minimum:
+            raise InputError(f"the DLR loss needs a model with at least {minimum} classes, "
+                             f"this one has {self._num_classes}")
+        return labels
 
     def generate_at(self, inputs, labels, eps, batch_size=None):
         """As :meth:`batch_generate` at budget ``eps`` (the same compiled graphs)."""
