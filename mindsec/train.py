@@ -22,6 +22,7 @@ from mindspore import nn, ops
 from . import checkpoint, distributed
 from .batching import accuracy
 from .errors import DataError, InputError
+from .progress import Stages
 from .recipes import RECIPES, SCHEDULES, Recipe, get_recipe, recipe_dict  # noqa: F401
 
 
@@ -194,9 +195,12 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
                 else np.arange(n)
             t0 = time.perf_counter()
             outputs = []          # device scalars, read once per epoch: no per-step sync
+            bar = Stages(steps, f"epoch {epoch + 1}/{epochs}", unit="step", leave=False)
             for i in range(steps):
                 outputs.append(step(*make_batch(order[i * batch_size:(i + 1) * batch_size],
                                                 epoch, i)))
+                bar.step()          # a bar on a terminal; elsewhere the epoch line below
+            bar.close()
             values = np.array([[float(o.asnumpy()) for o in outs] for outs in outputs])
             values = distributed.sum_across(values)
             values[:, 0] /= distributed.world()      # loss: the mean over workers

@@ -29,6 +29,7 @@ from ..attacks.norms import LINF
 from ..batching import num_classes, pad_to, padded_batches, predict_logits
 from ..checks import check_batch_size, check_count, check_inputs, check_number, check_seed
 from ..errors import InputError
+from ..progress import Stages
 from .checks import labels_to_indices
 
 _ORDER = {AttackKind.ITERATIVE: 0, AttackKind.MINIMAL: 1, AttackKind.SINGLE_STEP: 2,
@@ -347,16 +348,17 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
     records = [{"name": a.label, "kind": a.kind.value, "attacked": [], "broken": []}
                for a in order]
     robust = []
+    stages = Stages(len(eps) * len(order), "robustness", log=log)
     for k, e in enumerate(eps):
         standing = correct.copy()
         for i, attack in enumerate(order):
             idx = np.flatnonzero(standing)
             broken = np.zeros(0, np.int64)
+            began = time.perf_counter()
             if idx.size and e > 0:
                 if i in standalone:
                     broken = idx[standalone[i][k, idx]]
                 else:
-                    began = time.perf_counter()
                     hit = _stage(store, f"e{k}-a{i}", attack, idx, (),
                                  lambda part, a=attack, e=eps[k:k + 1]: _success(
                                      a, model, x[part], y[part], e, batch_size, norm)[0])
@@ -365,8 +367,11 @@ def evaluate_robustness(model, data, eps, attacks, *, batch_size=None, confidenc
             standing[broken] = False
             records[i]["attacked"].append(int(idx.size))
             records[i]["broken"].append(int(broken.size))
+            stages.step(f"eps {e:g} {attack.label}: broke {broken.size} of {idx.size} "
+                        f"({time.perf_counter() - began:.1f} s)")
         robust.append(int(standing.sum()))
         log(f"eps {e:g}: robust accuracy {standing.mean():.4f}")
+    stages.close()
     for i, rec in enumerate(records):
         rec["seconds"] = round(clock[i], 2)
 
