@@ -46,7 +46,7 @@ def test_mindarmour_flow_reference_runs(tmp_path):
 def test_flow_and_knob_tables_state_the_targets():
     flow = [dict(row="flow", impl="mindsec", seconds=150.0, seconds_to_result=120.0,
                  clean=0.9896, fgsm=0.0236, defended_clean=0.9879, transfer=0.884,
-                 command="python examples/mnist_defense_nad.py --full", targets_met=True),
+                 command="python -m mindsec.cli defend --full", targets_met=True),
             dict(row="flow", impl="mindarmour", seconds=400.0, seconds_to_result=400.0,
                  clean=0.97, fgsm=0.05, defended_clean=0.97, transfer=0.80,
                  command="python bench/mindarmour_flow.py", targets_met=False)]

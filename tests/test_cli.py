@@ -1,5 +1,6 @@
 """The ``mindsec`` command, run as a user runs it, on slices of real MNIST."""
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from conftest import error_lines, run_script
 
 CLI = ["-m", "mindsec.cli"]
 PNG = b"\x89PNG\r\n\x1a\n"
-COMMANDS = ("train", "attack", "defend", "evaluate", "report", "validate")
+COMMANDS = ("train", "attack", "adv-train", "defend", "evaluate", "report", "extract",
+            "invert", "membership", "validate")
 
 
 def mindsec(*args, timeout=600):
@@ -21,7 +23,7 @@ def test_help_lists_every_command_and_the_console_script_is_installed():
     proc = mindsec("--help")
     assert proc.returncode == 0
     for name in COMMANDS:
-        assert f"    {name} " in proc.stdout
+        assert re.search(rf"^    {name}(\s|$)", proc.stdout, re.M), name
     assert "Exit codes" in proc.stdout
     for name in COMMANDS:
         sub = mindsec(name, "--help")
@@ -205,3 +207,94 @@ def test_train_on_two_workers_writes_the_weights_one_process_writes(tmp_path):
     for name in ("conv1.weight", "fc3.weight", "fc3.bias"):
         np.testing.assert_allclose(wa[name].asnumpy(), wb[name].asnumpy(), rtol=1e-4,
                                    atol=1e-5, err_msg=name)
+
+
+def test_attack_prints_the_fgsm_tutorials_lines_and_reuses_its_model(tmp_path):
+    ckpt, out = tmp_path / "lenet.ckpt", tmp_path / "fgsm"
+    args = ["attack", "--device", "CPU", "--train-samples", "3000", "--test-samples", "400",
+            "--epochs", "6", "--ckpt", ckpt, "--train-if-missing", "--out", out]
+    proc = mindsec(*args)
+    assert proc.returncode == 0, proc.stderr
+    for line in ("prediction accuracy before attacking is", "mis-classification rate",
+                 "The average confidence of adversarial class", "(l0, l2, linf)",
+                 "structural similarity", "The average costing time",
+                 "softmax saturated"):
+        assert line in proc.stdout, line
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_images"] == 400
+    assert summary["accuracy_before"] > 0.7
+    assert summary["accuracy_after"] < summary["accuracy_before"] - 0.5
+    assert abs(summary["avg_lp_distance"][2] - 0.3) < 0.05
+    assert len(summary["eps_curve"]["accuracy"]) == 16
+    assert summary["eps_curve"]["accuracy"][0] == summary["accuracy_before"]
+    for name in ("fgsm_examples.png", "fgsm_eps_curve.png"):
+        assert (out / name).read_bytes()[:8] == PNG
+    # a second run reuses the finished checkpoint instead of training again
+    again = mindsec(*args)
+    assert again.returncode == 0 and f"loaded {ckpt}" in again.stdout
+    assert json.loads((out / "summary.json").read_text())["accuracy_before"] == \
+        summary["accuracy_before"]
+
+
+def test_defend_reports_both_protocols(tmp_path):
+    common = ["defend", "--device", "CPU", "--train-samples", "3000", "--test-samples", "300",
+              "--ckpt", tmp_path / "lenet.ckpt", "--train-if-missing", "--epochs", "8"]
+    proc = mindsec(*common, "--nad-epochs", "4", "--out", tmp_path / "nad")
+    assert proc.returncode == 0, proc.stderr
+    assert "(a) FGSM made on the undefended model" in proc.stdout
+    assert "(b) FGSM made on the model itself" in proc.stdout
+    assert "(c) PGD-40 made on the model itself" in proc.stdout
+    assert "retrained on the training split" in proc.stdout
+    report = json.loads((tmp_path / "nad" / "report.json").read_text())
+    assert report["test_images"] == 300 and report["setting"] == "quick"
+    assert report["undefended"]["clean"] > 0.8
+    assert report["defended"]["fgsm_transfer"] > report["undefended"]["fgsm"]
+    assert report["undefended"]["pgd"] <= report["undefended"]["fgsm"]
+    assert 0.0 <= report["defended"]["pgd"] <= report["defended"]["fgsm_adaptive"]
+    assert set(report["defended"]["defense_evaluate"]) == {"cav", "crr", "csr", "ccv", "cos"}
+    md = (tmp_path / "nad" / "report.md").read_text()
+    assert "| (a) FGSM made on the undefended model |" in md and "CAV" in md
+    for name in ("defended_examples.png", "training_history.png"):
+        assert f"]({name})" in md
+        assert (tmp_path / "nad" / name).read_bytes()[:8] == PNG
+    assert [h["epoch"] for h in report["history"]] == [1, 2, 3, 4]
+    tut = mindsec(*common, "--tutorial-protocol", "--nad-epochs", "1", "--out", tmp_path / "t")
+    assert tut.returncode == 0, tut.stderr
+    assert "tutorial protocol: retrained on the test images" in tut.stdout
+    assert json.loads((tmp_path / "t" / "report.json").read_text())["setting"] == "tutorial"
+
+
+def test_adv_train_then_evaluate(tmp_path):
+    ckpt = tmp_path / "pgd.ckpt"
+    train_args = ["adv-train", "--defense", "pgd", "--model", "lenet5", "--epochs", "1",
+                  "--train-samples", "2200", "--test-samples", "200", "--pgd-steps", "2",
+                  "--eps", "0.1", "--out", ckpt]
+    proc = mindsec(*train_args)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(ckpt.with_suffix(".json").read_text())
+    assert result["model"] == "lenet5" and 0.0 <= result["pgd20_acc"] <= result["clean_acc"]
+    again = mindsec(*train_args)          # finished checkpoint: nothing is retrained
+    assert again.returncode == 0 and "resumed from" in again.stdout
+    assert "epoch  1/1" not in again.stdout
+    short = mindsec(*train_args[:-2], "--train-samples", "1050", "--out", tmp_path / "s.ckpt")
+    assert short.returncode == 2 and error_lines(short.stderr) == [
+        "error: the training data must hold more than 1100 images (the last 1000 are held "
+        "out), got 1050"]
+
+    out = tmp_path / "rob"
+    proc = mindsec("evaluate", "--ckpt", f"pgd={ckpt}", "--test-samples", "100",
+                   "--pgd-steps", "5", "--restarts", "1", "--eps", "0.05,0.1", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "robust acc" in proc.stdout
+    summary = json.loads((out / "robustness.json").read_text())
+    model = summary["models"]["pgd"]
+    assert model["model"] == "lenet5" and len(model["robust_accuracy"]) == 2
+    assert isinstance(model["flags"], list)
+    assert (out / "robustness.png").stat().st_size > 10_000
+    md = (out / "report.md").read_text()
+    assert "## pgd (`" in md and "| eps | robust accuracy | interval |" in md
+    assert "](robustness.png)" in md
+    redo = mindsec("evaluate", "--plot-from", out / "robustness.json",
+                   "--out", tmp_path / "again")
+    assert redo.returncode == 0, redo.stderr
+    assert (tmp_path / "again" / "robustness.png").stat().st_size > 10_000

@@ -40,7 +40,7 @@ def test_unknown_target_and_mode():
 
 
 def test_script_reports_unavailable_device_in_one_line():
-    proc = run_script("examples/mnist_train.py", "--device", "GPU", "--epochs", "1")
+    proc = run_script("-m", "mindsec.cli", "train", "--device", "GPU", "--epochs", "1")
     assert proc.returncode == 2
     lines = error_lines(proc.stderr)
     assert lines == ["error: device GPU is not available with this MindSpore build on this "

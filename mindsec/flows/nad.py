@@ -14,7 +14,7 @@
    regenerated against the defended model; (c) the pgd40 protocol against each model.
 """
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,11 @@ class NADSetting:
     epochs: int
     shuffle: bool
     schedule: str
+
+    def for_data(self, source):
+        """This setting with as many optimizer steps on ``source`` as on full MNIST
+        (``source.epoch_scale`` times the epochs: 15 on the 5k subset)."""
+        return replace(self, epochs=self.epochs * source.epoch_scale)
 
 
 NAD_SETTINGS = {
