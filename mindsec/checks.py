@@ -6,6 +6,7 @@ No MindSpore import here (the command line checks its options before MindSpore l
 MindSpore tensors are recognised by their ``asnumpy`` method.
 """
 import numbers
+import warnings
 
 import numpy as np
 
@@ -72,8 +73,12 @@ def to_class_indices(labels, n, num_classes=None, name="labels"):
             raise InputError(f"{name}: one-hot width {labels.shape[1]} does not match the "
                              f"network's {num_classes} outputs")
         is_one_hot = np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all()
-        if not is_one_hot:
-            raise InputError(f"{name}: 2-D labels must be one-hot rows (a single 1 per row)")
+        if not is_one_hot:           # MindArmour reads any 2-D rows by their argmax
+            ties = int(((labels == labels.max(axis=1, keepdims=True)).sum(axis=1) > 1).sum())
+            warnings.warn(f"{name}: 2-D rows are not one-hot; each row's argmax is its class, "
+                          f"as in MindArmour" + (f" ({ties} rows have tied maxima: the "
+                                                  f"first is taken)" if ties else ""),
+                          UserWarning, stacklevel=3)
         labels = labels.argmax(axis=1)
     elif labels.ndim != 1:
         raise InputError(f"{name} must be class indices (N,) or one-hot (N, K), got shape "

@@ -103,3 +103,21 @@ def test_bad_evaluation_inputs(fgsm_case):
     for make, message in cases:
         with pytest.raises(InputError, match=message):
             make()
+
+
+def test_attack_evaluate_reads_label_rows_by_argmax_as_mindarmour_does():
+    """MindArmour's own AttackEvaluate unit test passes probability rows as labels (it
+    takes their argmax): the same call works here, with a warning, and the same figures."""
+    rng = np.random.default_rng(0)
+    x = rng.random((3, 3, 16, 16)).astype(np.float32)
+    adv = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1).astype(np.float32)
+    y = np.array([[0.1, 0.1, 0.2, 0.6], [0.1, 0.7, 0.0, 0.2], [0.8, 0.1, 0.0, 0.1]])
+    adv_y = np.array([[0.1, 0.1, 0.2, 0.6], [0.1, 0.0, 0.8, 0.1], [0.0, 0.9, 0.1, 0.0]])
+    with pytest.warns(UserWarning, match="2-D rows are not one-hot"):
+        evaluation = AttackEvaluate(x, y, adv, adv_y)
+    assert evaluation.mis_classification_rate() == pytest.approx(2 / 3)
+    assert evaluation.avg_conf_adv_class() == pytest.approx(0.85)
+    assert evaluation.avg_conf_true_class() == pytest.approx(0.0)
+    reference = ma_eval.AttackEvaluate(x, y, adv, adv_y)
+    for name in ("mis_classification_rate", "avg_conf_adv_class", "avg_conf_true_class"):
+        assert getattr(evaluation, name)() == pytest.approx(getattr(reference, name)()), name
