@@ -8,6 +8,8 @@ was given, the seed, start and end times, the process id, the last progress line
 exit status and the files the run wrote. It is rewritten atomically at the start, on
 progress (at most every few seconds) and at the end, so a reader never sees half of it,
 and a run killed without warning is recognisable: ``running`` with a process that is gone.
+It is written only into a folder that exists (the run's own output folder, once the run
+has made it): a run refused before it starts leaves nothing behind.
 """
 import hashlib
 import json
@@ -72,7 +74,7 @@ def _given_files(options):
             if path.suffix and path.is_file():
                 found[key if not isinstance(value, (list, tuple)) else f"{key}:{path}"] = {
                     "path": str(path), "sha256": sha256(path) if path.suffix == ".ckpt"
-                    else None}
+                    else None, "mtime": path.stat().st_mtime}
     return found
 
 
@@ -104,6 +106,10 @@ class RunRecord:
         self._options = options
 
     def write(self):
+        """Rewrite the record, once its folder exists: a run that fails its checks before
+        creating its outputs leaves nothing behind."""
+        if not self.path.parent.is_dir():
+            return
         self.data["seconds"] = round(time.time() - self.began, 1)
         atomic.write_json(self.path, self.data)
         self._written = time.time()
@@ -140,6 +146,10 @@ class RunRecord:
                                  "root": str(data_source.root),
                                  "sha256": data_digest(data_source.root)}
         self.data["files"] = self._written_files()
+        for key, item in _given_files(self._options).items():   # e.g. a checkpoint it trained
+            before = self.data["inputs"].get(key)
+            if before is None or before["mtime"] != item["mtime"]:
+                self.data["inputs"][key] = dict(item, written_by_this_run=True)
         self.write()
         return self
 
@@ -220,7 +230,8 @@ def describe(record):
                      f"(sha256 {record['data']['sha256'][:12]})")
     for item in record.get("inputs", {}).values():
         digest = f" (sha256 {item['sha256'][:12]})" if item.get("sha256") else ""
-        lines.append(f"  input    {item['path']}{digest}")
+        kind = "wrote   " if item.get("written_by_this_run") else "input   "
+        lines.append(f"  {kind} {item['path']}{digest}")
     for item in record.get("files", []):
         lines.append(f"  wrote    {item['path']} ({item['bytes']:,} bytes)")
     return lines

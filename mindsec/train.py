@@ -19,7 +19,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, runrecord
 from .batching import accuracy
 from .errors import DataError, InputError
 from .progress import Stages
@@ -221,6 +221,7 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
                 checkpoint.save(step, ckpt_path, **done, **identity, **(meta or {}))
             history.append(record)
             log(format_record(record, epochs))
+            runrecord.note_progress(format_record(record, epochs), epoch + 1, epochs)
             if stop:
                 log(record.get("stopped", "stopped early"))
                 break

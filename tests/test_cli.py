@@ -229,9 +229,21 @@ def test_attack_prints_the_fgsm_tutorials_lines_and_reuses_its_model(tmp_path):
     assert summary["eps_curve"]["accuracy"][0] == summary["accuracy_before"]
     for name in ("fgsm_examples.png", "fgsm_eps_curve.png"):
         assert (out / name).read_bytes()[:8] == PNG
+    record = json.loads((out / "run.json").read_text())      # the run's record
+    assert record["status"] == "succeeded" and record["exit_code"] == 0
+    assert record["command_line"].startswith("mindsec attack --device CPU")
+    assert {Path(f["path"]).name for f in record["files"]} >= {
+        "summary.json", "report.md", "fgsm_examples.png"}
+    assert record["inputs"]["ckpt"]["written_by_this_run"] and record["data"]["sha256"]
+    status = mindsec("status", out)
+    assert status.returncode == 0 and "status   succeeded (exit 0)" in status.stdout
+    assert f"wrote    {ckpt} (sha256 {record['inputs']['ckpt']['sha256'][:12]})" in \
+        status.stdout
     # a second run reuses the finished checkpoint instead of training again
     again = mindsec(*args)
     assert again.returncode == 0 and f"loaded {ckpt}" in again.stdout
+    assert "written_by_this_run" not in json.loads((out / "run.json").read_text())[
+        "inputs"]["ckpt"]
     assert json.loads((out / "summary.json").read_text())["accuracy_before"] == \
         summary["accuracy_before"]
 

@@ -38,6 +38,11 @@ def test_the_record_follows_a_run_and_says_when_its_process_is_gone(tmp_path, mo
     ckpt = tmp_path / "model.ckpt"
     ckpt.write_bytes(b"weights")
     out = tmp_path / "out"
+    assert not runrecord.RunRecord(runrecord.record_path(out), "attack", [], {}).start() \
+        .path.exists()                     # no folder yet: a refused run leaves nothing
+    runrecord.current().finish(2)
+    assert not out.exists()
+    out.mkdir()
     record = runrecord.RunRecord(runrecord.record_path(out), "attack",
                                  ["--ckpt", str(ckpt)], {"ckpt": str(ckpt), "seed": 3})
     record.start()
