@@ -59,6 +59,7 @@ from mindsec.attacks import FastGradientSignMethod, auto_batch_size
 from mindsec.batching import predict_logits, predict_proba
 from mindsec.evaluations import AttackEvaluate
 from mindsec.models import LeNet5
+from mindsec.progress import Stages
 
 HERE = Path(__file__).resolve().parent
 MODES = {"graph": ms.GRAPH_MODE, "pynative": ms.PYNATIVE_MODE}
@@ -711,32 +712,36 @@ def main(argv=None):
     from importlib.metadata import version  # pylint: disable=import-outside-toplevel
 
     rows, diff_graph, diff_py, saturated, adv = [], None, None, None, None
+    stages = Stages(len(wanted), "bench", unit="row", log=lambda line: print(line, flush=True))
+    began = time.perf_counter()
+
+    def done(name):
+        stages.step(f"{name} done ({time.perf_counter() - began:.0f} s)")
     if "floor" in wanted:
         rows += floor_rows(net, x, y, args.repeats)
-        print("floor done", flush=True)
+        done("floor")
     if wanted & {"fgsm", "eval"}:
         graph_rows, diff_graph, saturated, adv = fgsm_rows(net, x, y, args.repeats, "graph")
         py_rows, diff_py, _, _ = fgsm_rows(net, x, y, args.repeats, "pynative")
         rows += graph_rows + py_rows
-        print("fgsm done", flush=True)
-    if "sweep" in wanted:
-        rows += sweep_rows(net, x, y, args.repeats)
-    if "eval" in wanted:
-        rows += eval_rows(net, x, y, adv, args.repeats)
-    if "pgd" in wanted:
-        rows += pgd_rows(net, x, y, args.repeats)
-    if "nad" in wanted:
-        rows += nad_rows(net, source, args.nad_images, max(1, min(args.repeats, 2)))
-    if "torch" in wanted:
-        rows += torch_rows(net, x, y, args.repeats)
-    if "autoattack" in wanted:
-        rows += autoattack_rows(args.aa_ckpt, source, args.aa_images, args.repeats)
-    if "imagenet" in wanted:
-        rows += imagenet_rows(args.repeats)
-    if "knobs" in wanted:
-        rows += knob_rows(args.knob_rounds or (1 if args.quick else 2), target, args.data_dir)
-    if "flow" in wanted:
-        rows += flow_rows(args.quick, args.data_dir, target)
+        done("fgsm")
+    for name, run in (
+            ("sweep", lambda: sweep_rows(net, x, y, args.repeats)),
+            ("eval", lambda: eval_rows(net, x, y, adv, args.repeats)),
+            ("pgd", lambda: pgd_rows(net, x, y, args.repeats)),
+            ("nad", lambda: nad_rows(net, source, args.nad_images,
+                                     max(1, min(args.repeats, 2)))),
+            ("torch", lambda: torch_rows(net, x, y, args.repeats)),
+            ("autoattack", lambda: autoattack_rows(args.aa_ckpt, source, args.aa_images,
+                                                   args.repeats)),
+            ("imagenet", lambda: imagenet_rows(args.repeats)),
+            ("knobs", lambda: knob_rows(args.knob_rounds or (1 if args.quick else 2), target,
+                                        args.data_dir)),
+            ("flow", lambda: flow_rows(args.quick, args.data_dir, target))):
+        if name in wanted:
+            rows += run()
+            done(name)
+    stages.close()
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor()) \

@@ -67,4 +67,4 @@ def test_bench_rejects_an_unknown_row():
     assert done.returncode == 2
     assert error_lines(done.stderr) == ["error: --rows: unknown row(s) warp; choose from "
                                         "floor, fgsm, sweep, eval, torch, pgd, nad, knobs, "
-                                        "flow, autoattack or all"]
+                                        "flow, autoattack, imagenet or all"]

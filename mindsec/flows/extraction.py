@@ -30,6 +30,7 @@ from ..checks import check_count
 from ..errors import InputError
 from ..evaluations import protocols
 from ..models import LeNet5
+from ..progress import Stages
 from ..privacy import (EquationSolvingExtraction, KnockoffExtraction, PredictionAPI,
                        parameter_error)
 
@@ -212,15 +213,19 @@ def model_extraction(victim, train_data, test_data, *, budgets, steps=800, pools
     solving = equation_solving(train_x, train_y, seed)
     rows, best = [], None
     test = (x_test, y_test, victim_pred)          # the victim's answers, computed once
+    stages = Stages(len(pools) * len(OUTPUTS) * len(budgets), "knockoff", unit="substitute",
+                    log=log)
     for pool_name, pool in pools.items():
         for output in OUTPUTS:
             for budget in budgets:
-                log(f"knockoff: {pool_name} queries, {output} API, budget {budget}")
                 row, substitute = knockoff(victim, pool, pool_name, output, budget, steps,
                                            seed, test)
                 rows.append(row)
+                stages.step(f"knockoff: {pool_name} queries, {output} API, budget {budget}: "
+                            f"fidelity {row['fidelity']:.4f}")
                 if pool_name == next(iter(pools)) and output == OUTPUTS[0]:
                     best = {"row": row, "net": substitute}
+    stages.close()
     log("transfer: FGSM and PGD-40 crafted on the substitute, replayed on the victim")
     moved = dict(transfer(victim, best["net"], x_test, y_test, seed),
                  substitute=f"{best['row']['output']} API, {best['row']['budget']} queries")
