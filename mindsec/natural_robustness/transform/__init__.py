@@ -1,0 +1,1 @@
+"""Natural perturbations, by kind of input (``transform.image``)."""
