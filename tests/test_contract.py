@@ -61,12 +61,19 @@ ATTACKS = {
                                                        n_target_classes=2, seed=s),
     "FAB-L2": lambda n, s: attacks.FastAdaptiveBoundary(n, eps=3.0, norm_level=2, n_iter=5,
                                                         n_restarts=2, seed=s),
+    "CW": lambda n, s: attacks.CarliniWagnerL2Attack(n, 10, bin_search_steps=2,
+                                                     max_iterations=10, learning_rate=0.05,
+                                                     initial_const=1.0, fast=False,
+                                                     abort_early=False),
+    "JSMA": lambda n, s: attacks.JSMAAttack(n, 10, max_iteration=20),
     "Square": lambda n, s: attacks.SquareAttack(n, eps=0.1, n_queries=20, seed=s),
     "Square-L2": lambda n, s: attacks.SquareAttack(n, eps=1.5, norm_level=2, n_queries=20,
                                                    seed=s),
 }
-# LLC: always targeted; APGD-T and FAB choose their targets themselves
-UNTARGETABLE = {"DeepFool", "transfer-FGSM", "LLC", "R+LLC", "APGD-T", "FAB-T", "FAB-L2"}
+# LLC, JSMA: always targeted; APGD-T and FAB choose their targets themselves; CW spells it
+# targeted=
+UNTARGETABLE = {"DeepFool", "transfer-FGSM", "LLC", "R+LLC", "APGD-T", "FAB-T", "FAB-L2",
+                "CW", "JSMA"}
 
 
 @pytest.fixture(scope="module")

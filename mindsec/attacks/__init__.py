@@ -6,7 +6,9 @@ Single-step gradient attacks (:mod:`mindsec.attacks.gradient`): ``FastGradientMe
 (:mod:`mindsec.attacks.iterative`): ``BasicIterativeMethod``, ``ProjectedGradientDescent``,
 ``MomentumIterativeMethod``, ``AutoProjectedGradientDescent`` (APGD,
 :mod:`mindsec.attacks.apgd`). Minimal perturbation: ``DeepFool``,
-``FastAdaptiveBoundary`` (FAB, FAB-T). Black-box: ``SquareAttack`` (score-based, through
+``FastAdaptiveBoundary`` (FAB, FAB-T), ``CarliniWagnerL2Attack`` (CW-L2,
+:mod:`mindsec.attacks.carlini_wagner`), ``JSMAAttack`` (:mod:`mindsec.attacks.jsma`).
+Black-box: ``SquareAttack`` (score-based, through
 :class:`mindsec.privacy.PredictionAPI`), ``TransferAttack``.
 
 Every attack is configuration around one compiled ascent step
@@ -19,6 +21,8 @@ from .gradient import (FastGradientMethod, FastGradientSignMethod, GradientMetho
                        LeastLikelyClassMethod, RandomFastGradientMethod,
                        RandomFastGradientSignMethod, RandomLeastLikelyClassMethod, SweepResult)
 from .deep_fool import DeepFool
+from .carlini_wagner import CarliniWagnerL2Attack
+from .jsma import JSMAAttack
 from .apgd import APGD, AutoProjectedGradientDescent
 from .fab import FAB, FastAdaptiveBoundary
 from .square import SquareAttack
@@ -37,4 +41,4 @@ __all__ = ["Attack", "AttackKind", "LabelSource", "Norm", "LINF", "L2", "L1", "g
            "log_odds", "IterativeGradientMethod", "BasicIterativeMethod",
            "ProjectedGradientDescent", "MomentumIterativeMethod", "DeepFool", "TransferAttack",
            "AutoProjectedGradientDescent", "APGD", "FastAdaptiveBoundary", "FAB",
-           "SquareAttack"]
+           "SquareAttack", "CarliniWagnerL2Attack", "JSMAAttack"]
