@@ -39,6 +39,16 @@ def check_bounds(bounds):
     return low, high
 
 
+def check_box(box_min, box_max):
+    """MindArmour's ``box_min``/``box_max`` pair: finite numbers with box_min < box_max."""
+    box_min = check_number("box_min", box_min)
+    box_max = check_number("box_max", box_max)
+    if box_min >= box_max:
+        raise InputError(f"box_min must be below box_max, got box_min={box_min}, "
+                         f"box_max={box_max}")
+    return box_min, box_max
+
+
 def check_inputs(inputs, bounds, name="inputs"):
     """A float32 numpy array (N, ...) with finite values inside ``bounds``."""
     if hasattr(inputs, "asnumpy"):

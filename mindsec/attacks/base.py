@@ -180,17 +180,18 @@ class Attack:
         return indices
 
     # -- public API ------------------------------------------------------------------------
-    def generate(self, inputs, labels):
+    def generate(self, inputs, labels=None):
         """Adversarial examples for ``inputs`` (numpy (N, ...)) in one batch.
 
         ``labels``: class indices (N,) or one-hot (N, K) — the true labels, or the target
         labels for a targeted attack; ``None`` attacks the model's own predictions
-        (untargeted; avoids label leaking in adversarial training).
+        (untargeted; avoids label leaking in adversarial training), or, for an attack whose
+        ``label_source`` is least-likely, the model's least-likely classes as targets.
         """
         inputs, labels, _ = self._checked(inputs, labels, None, whole=True)
         return self._run(inputs, labels, inputs.shape[0])
 
-    def batch_generate(self, inputs, labels, batch_size=DEFAULT_BATCH_SIZE):
+    def batch_generate(self, inputs, labels=None, batch_size=DEFAULT_BATCH_SIZE):
         """As :meth:`generate`, in batches of ``batch_size`` (default: :func:`auto_batch_size`,
         2048 for MNIST; the last batch is padded, so a compiled graph is reused)."""
         inputs, labels, batch_size = self._checked(inputs, labels, batch_size)
@@ -201,7 +202,8 @@ class Attack:
         inputs with ``whole``; else the given or automatic size, at most N)."""
         inputs = check_inputs(inputs, self._bounds)
         if labels is None:
-            labels = self.predicted_labels(inputs)
+            labels = self.least_likely(inputs) \
+                if self._labels_none is LabelSource.LEAST_LIKELY else self.predicted_labels(inputs)
         labels = self._prepare_labels(labels, inputs)
         if whole:
             return inputs, labels, inputs.shape[0]
@@ -212,11 +214,20 @@ class Attack:
     def predicted_labels(self, inputs, batch_size=DEFAULT_BATCH_SIZE):
         """The model's predicted classes for ``inputs`` (int32 (N,)): the labels an
         untargeted attack uses when given ``labels=None``."""
-        if self._logits_net is None:
-            raise InputError("labels=None needs a network that returns logits and a loss_fn")
-        if self._is_targeted:
+        if self._is_targeted and self._logits_net is not None:
             raise InputError("labels=None is for untargeted attacks; a targeted attack needs "
                              "its target labels")
+        return self._logits(inputs, batch_size).argmax(axis=1).astype(np.int32)
+
+    def least_likely(self, inputs, batch_size=DEFAULT_BATCH_SIZE):
+        """The class of lowest logit for each input (int32 (N,)): the targets of
+        ``labels=None`` for an attack whose ``label_source`` is least-likely (LLC, JSMA)."""
+        return self._logits(inputs, batch_size).argmin(axis=1).astype(np.int32)
+
+    def _logits(self, inputs, batch_size):
+        """The judged network's logits for ``inputs``, checked, in batches."""
+        if self._logits_net is None:
+            raise InputError("labels=None needs a network that returns logits and a loss_fn")
         inputs = check_inputs(inputs, self._bounds)
         batch_size = auto_batch_size(inputs.shape[1:]) if batch_size is None \
             else check_batch_size(batch_size)
@@ -225,7 +236,7 @@ class Attack:
         except (TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"inputs of shape {inputs.shape} do not fit the network: "
                              f"{_first_line(exc)}") from None
-        return logits.argmax(axis=1).astype(np.int32)
+        return logits
 
     def stream(self, dataset, columns=(0, 1)):
         """Attack a ``mindspore.dataset`` pipeline batch by batch (for data that does not

@@ -42,7 +42,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from ..checks import check_count, check_flag, check_number
+from ..checks import check_box, check_count, check_flag, check_number
 from ..errors import InputError
 from .base import Attack, AttackKind
 from .norms import L2
@@ -178,12 +178,7 @@ class CarliniWagnerL2Attack(Attack):
                  max_iterations=1000, confidence=0, learning_rate=5e-3, initial_const=1e-2,
                  abort_early_check_ratio=5e-2, targeted=False, fast=True, abort_early=True,
                  sparse=True):
-        box_min = check_number("box_min", box_min)
-        box_max = check_number("box_max", box_max)
-        if box_min >= box_max:
-            raise InputError(f"box_min must be below box_max, got box_min={box_min}, "
-                             f"box_max={box_max}")
-        super().__init__(network, (box_min, box_max))
+        super().__init__(network, check_box(box_min, box_max))
         self._num_classes = check_count("num_classes", num_classes, low=2)
         self._bin_search_steps = check_count("bin_search_steps", bin_search_steps)
         self._max_iterations = check_count("max_iterations", max_iterations)

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import mindspore as ms
 
-from ..batching import predict_logits
 from ..checks import (check_batch_size, check_flag, check_inputs, check_number, check_seed,
                       to_class_indices)
 from ..errors import InputError
@@ -287,25 +286,6 @@ class LeastLikelyClassMethod(FastGradientSignMethod):
                  stable_loss=True, seed=None):
         super().__init__(network, eps=eps, alpha=alpha, bounds=bounds, is_targeted=True,
                          loss_fn=loss_fn, stable_loss=stable_loss, seed=seed)
-
-    def least_likely(self, inputs, batch_size=DEFAULT_BATCH_SIZE):
-        """The class of lowest logit for each input (int32 (N,))."""
-        if self._logits_net is None:
-            raise InputError("labels=None needs a network that returns logits and a loss_fn")
-        inputs = check_inputs(inputs, self._bounds)
-        batch_size = auto_batch_size(inputs.shape[1:]) if batch_size is None else batch_size
-        return predict_logits(self._logits_net, inputs, batch_size).argmin(axis=1) \
-            .astype(np.int32)
-
-    def generate(self, inputs, labels=None):
-        if labels is None:
-            labels = self.least_likely(inputs)
-        return super().generate(inputs, labels)
-
-    def batch_generate(self, inputs, labels=None, batch_size=DEFAULT_BATCH_SIZE):
-        if labels is None:
-            labels = self.least_likely(inputs, batch_size)
-        return super().batch_generate(inputs, labels, batch_size)
 
 
 class RandomLeastLikelyClassMethod(LeastLikelyClassMethod):

@@ -29,8 +29,7 @@ import mindspore as ms
 from mindspore import nn, ops
 
 from ..batching import predict_logits
-from ..checks import check_count, check_flag, check_inputs, check_number
-from ..errors import InputError
+from ..checks import check_box, check_count, check_flag, check_number
 from .base import DEFAULT_BATCH_SIZE, Attack, AttackKind, LabelSource
 
 _CHECK_EVERY = 5          # iterations between reads of the "all done" flag
@@ -151,12 +150,7 @@ class JSMAAttack(Attack):
 
     def __init__(self, network, num_classes, box_min=0.0, box_max=1.0, theta=1.0,
                  max_iteration=1000, max_count=3, increase=True, sparse=True):
-        box_min = check_number("box_min", box_min)
-        box_max = check_number("box_max", box_max)
-        if box_min >= box_max:
-            raise InputError(f"box_min must be below box_max, got box_min={box_min}, "
-                             f"box_max={box_max}")
-        super().__init__(network, (box_min, box_max))
+        super().__init__(network, check_box(box_min, box_max))
         self._num_classes = check_count("num_classes", num_classes, low=2)
         self._theta = check_number("theta", theta, low=0.0)
         self._max_iteration = check_count("max_iteration", max_iteration)
@@ -184,24 +178,9 @@ class JSMAAttack(Attack):
     def increase(self):
         return self._increase
 
-    def least_likely(self, inputs, batch_size=DEFAULT_BATCH_SIZE):
-        """The class of lowest logit for each input (int32 (N,)): the targets of
-        ``labels=None``."""
-        inputs = check_inputs(inputs, self._bounds)
-        size = 1000 if batch_size is None else check_count("batch_size", batch_size)
-        return predict_logits(self._logits_net, inputs, size).argmin(axis=1) \
-            .astype(np.int32)
-
-    def generate(self, inputs, labels=None):
-        if labels is None:
-            labels = self.least_likely(inputs)
-        return super().generate(inputs, labels)
-
     def batch_generate(self, inputs, labels=None, batch_size=DEFAULT_BATCH_SIZE):
         """As :meth:`generate` in batches (default 64, as MindArmour: the pair search's
         memory grows with the batch times the square of the input size)."""
-        if labels is None:
-            labels = self.least_likely(inputs, batch_size)
         return super().batch_generate(inputs, labels,
                                       _DEFAULT_BATCH if batch_size is None else batch_size)
 
