@@ -69,11 +69,22 @@ ATTACKS = {
     "Square": lambda n, s: attacks.SquareAttack(n, eps=0.1, n_queries=20, seed=s),
     "Square-L2": lambda n, s: attacks.SquareAttack(n, eps=1.5, norm_level=2, n_queries=20,
                                                    seed=s),
+    "DI": lambda n, s: attacks.DiverseInputIterativeMethod(n, eps=0.1, eps_iter=0.03,
+                                                           nb_iter=4, loss_fn=CE, seed=s),
+    "MDI": lambda n, s: attacks.MomentumDiverseInputIterativeMethod(
+        n, eps=0.1, eps_iter=0.03, nb_iter=4, loss_fn=CE, seed=s),
+    "VMI": lambda n, s: attacks.VarianceTuningMomentumIterativeMethod(
+        n, eps=0.1, eps_iter=0.03, nb_iter=4, N=3, loss_fn=CE, seed=s),
+    "VNI": lambda n, s: attacks.VarianceTuningNesterovIterativeMethod(
+        n, eps=0.1, eps_iter=0.03, nb_iter=4, N=3, loss_fn=CE, seed=s),
+    "LBFGS": lambda n, s: attacks.LBFGS(n, eps=0.05, is_targeted=False, nb_iter=10,
+                                        search_iters=6, sparse=True),
 }
 # LLC, JSMA: always targeted; APGD-T and FAB choose their targets themselves; CW spells it
-# targeted=
+# targeted=; LBFGS's eps is its first constant, not a budget (targeted LBFGS: its parity
+# test)
 UNTARGETABLE = {"DeepFool", "transfer-FGSM", "LLC", "R+LLC", "APGD-T", "FAB-T", "FAB-L2",
-                "CW", "JSMA"}
+                "CW", "JSMA", "LBFGS"}
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +130,8 @@ def test_shape_dtype_bounds_and_ball(net_and_data, name):
 
 
 RANDOM = {"R+FGSM", "R+FGM", "R+LLC", "PGD-Linf", "PGD-L2", "PGD-L1", "PGD-restarts",
-          "APGD-CE", "APGD-DLR-L2", "APGD-T", "FAB-L2", "Square", "Square-L2"}
+          "APGD-CE", "APGD-DLR-L2", "APGD-T", "FAB-L2", "Square", "Square-L2",
+          "DI", "MDI", "VMI", "VNI"}
 
 
 @pytest.mark.parametrize("name", sorted(set(ATTACKS) - {"PGD-restarts"}))

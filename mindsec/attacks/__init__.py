@@ -5,11 +5,16 @@ Single-step gradient attacks (:mod:`mindsec.attacks.gradient`): ``FastGradientMe
 ``LeastLikelyClassMethod``, ``RandomLeastLikelyClassMethod``. Iterative
 (:mod:`mindsec.attacks.iterative`): ``BasicIterativeMethod``, ``ProjectedGradientDescent``,
 ``MomentumIterativeMethod``, ``AutoProjectedGradientDescent`` (APGD,
-:mod:`mindsec.attacks.apgd`). Minimal perturbation: ``DeepFool``,
+:mod:`mindsec.attacks.apgd`), ``DiverseInputIterativeMethod``,
+``MomentumDiverseInputIterativeMethod`` (:mod:`mindsec.attacks.diverse_input`),
+``VarianceTuningMomentumIterativeMethod``, ``VarianceTuningNesterovIterativeMethod``
+(:mod:`mindsec.attacks.variance_tuning`). Minimal perturbation: ``DeepFool``,
 ``FastAdaptiveBoundary`` (FAB, FAB-T), ``CarliniWagnerL2Attack`` (CW-L2,
-:mod:`mindsec.attacks.carlini_wagner`), ``JSMAAttack`` (:mod:`mindsec.attacks.jsma`).
+:mod:`mindsec.attacks.carlini_wagner`), ``JSMAAttack`` (:mod:`mindsec.attacks.jsma`), ``LBFGS`` (:mod:`mindsec.attacks.lbfgs`).
 Black-box: ``SquareAttack`` (score-based, through
-:class:`mindsec.privacy.PredictionAPI`), ``TransferAttack``.
+:class:`mindsec.privacy.PredictionAPI`), ``TransferAttack``; MindArmour's query attacks
+(:mod:`mindsec.attacks.black`): ``SaltAndPepperNoiseAttack``, ``GeneticAttack``,
+``HopSkipJumpAttack``.
 
 Every attack is configuration around one compiled ascent step
 (:mod:`mindsec.attacks.core`) and one norm object (:mod:`mindsec.attacks.norms`: ``LINF``,
@@ -29,6 +34,11 @@ from .square import SquareAttack
 from .iterative import (BasicIterativeMethod, IterativeGradientMethod,
                         MomentumIterativeMethod, ProjectedGradientDescent)
 from .transfer import TransferAttack
+from .diverse_input import DiverseInputIterativeMethod, MomentumDiverseInputIterativeMethod
+from .variance_tuning import (VarianceTuningMomentumIterativeMethod,
+                              VarianceTuningNesterovIterativeMethod)
+from .lbfgs import LBFGS
+from .black import BlackModel, GeneticAttack, HopSkipJumpAttack, SaltAndPepperNoiseAttack
 from .losses import StableSoftmaxCrossEntropy, log_odds
 from .norms import L1, L2, LINF, Norm, get_norm
 
@@ -42,3 +52,7 @@ __all__ = ["Attack", "AttackKind", "LabelSource", "Norm", "LINF", "L2", "L1", "g
            "ProjectedGradientDescent", "MomentumIterativeMethod", "DeepFool", "TransferAttack",
            "AutoProjectedGradientDescent", "APGD", "FastAdaptiveBoundary", "FAB",
            "SquareAttack", "CarliniWagnerL2Attack", "JSMAAttack"]
+__all__ += ["BlackModel", "SaltAndPepperNoiseAttack", "GeneticAttack", "HopSkipJumpAttack"]
+__all__ += ["DiverseInputIterativeMethod", "MomentumDiverseInputIterativeMethod",
+            "VarianceTuningMomentumIterativeMethod", "VarianceTuningNesterovIterativeMethod",
+            "LBFGS"]
