@@ -98,15 +98,22 @@ class AscentStep(nn.Cell):
             x_new = x + self.norm.project(x_new - x, radius)
         return self.box.clip(x_new)
 
-    @ms.jit
-    def construct(self, x_t, x, y, valid, eps, eps_iter, momentum):
-        grad, n_sat = self.gradient(x_t, y, valid)
+    def advance(self, x_t, x, grad, eps, eps_iter, momentum):
+        """From the input gradient ``grad``: the momentum (MIM), the direction, the step
+        and its projection; ``(x_t+1, m_t+1)``. Steps that take the gradient elsewhere (at
+        a transformed input: DI) call it too."""
         if self.decay is not None:
             momentum = self.decay * momentum + self.momentum_norm.normalize(grad)
             direction = LINF.direction(momentum)
         else:
             direction = self.direction(grad)
-        x_new = self.update(x_t, x, direction, eps_iter * self.scale, eps * self.scale)
+        return self.update(x_t, x, direction, eps_iter * self.scale, eps * self.scale), \
+            momentum
+
+    @ms.jit
+    def construct(self, x_t, x, y, valid, eps, eps_iter, momentum):
+        grad, n_sat = self.gradient(x_t, y, valid)
+        x_new, momentum = self.advance(x_t, x, grad, eps, eps_iter, momentum)
         return x_new, momentum, n_sat
 
 

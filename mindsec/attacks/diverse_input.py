@@ -36,7 +36,6 @@ from ..checks import check_number
 from ..errors import InputError
 from .core import AscentStep
 from .iterative import BasicIterativeMethod, MomentumIterativeMethod
-from .norms import LINF
 
 _EPS_ITER = 16 * 2 / 255          # the paper's step (MindArmour's eps_iter)
 
@@ -100,12 +99,7 @@ class _DiverseStep(AscentStep):
         x_d = _TRANSFORM.apply(x_t, rows, cols.transpose(0, 2, 1), mask)
         grad, n_sat = self.gradient(x_d, y, valid)
         grad = _TRANSFORM.apply(grad, rows.transpose(0, 2, 1), cols, mask)
-        if self.decay is not None:
-            momentum = self.decay * momentum + self.momentum_norm.normalize(grad)
-            direction = LINF.direction(momentum)
-        else:
-            direction = self.direction(grad)
-        x_new = self.update(x_t, x, direction, eps_iter * self.scale, eps * self.scale)
+        x_new, momentum = self.advance(x_t, x, grad, eps, eps_iter, momentum)
         return x_new, momentum, n_sat
 
 
@@ -145,24 +139,15 @@ class _DiverseInput:
         left = self._rng.integers(0, width - size_w + 1)
         return ms.Tensor(np.stack([apply, size_h, size_w, top, left], 1).astype(np.float32))
 
+    def _step_extras(self, shape):
+        """The transform draws the compiled step takes after the common arguments."""
+        return (self._draws(shape),)
+
     def _attack_batch(self, x, y, valid, eps, eps_iter, first):
-        """``nb_iter`` compiled steps on one padded batch; returns (x_adv, #saturated)."""
         if len(x.shape) < 3:
             raise InputError(f"diverse inputs need images (N, ..., H, W), got shape "
                              f"{tuple(x.shape)}")
-        eps_t = ms.Tensor(np.float32(eps))
-        eps_iter_t = ms.Tensor(np.float32(eps_iter))
-        momentum = ops.zeros_like(x)
-        x_t = x
-        n_sat = None
-        for i in range(self._nb_iter):
-            args = (x_t, x, y, valid, eps_t, eps_iter_t, momentum, self._draws(x.shape))
-            if first and i == 0:
-                x_t, momentum, sat = self._first_call(args, tuple(x.shape))
-            else:
-                x_t, momentum, sat = self._step(*args)
-            n_sat = sat if i == 0 else n_sat
-        return x_t, n_sat
+        return super()._attack_batch(x, y, valid, eps, eps_iter, first)
 
 
 class DiverseInputIterativeMethod(_DiverseInput, BasicIterativeMethod):

@@ -123,6 +123,10 @@ class IterativeGradientMethod(AscentSettings, Attack):
         start = x + ms.Tensor(self._norm.random_start(self._rng, tuple(x.shape), radius))
         return self._step.box.clip(start)
 
+    def _step_extras(self, shape):   # pylint: disable=unused-argument
+        """What a subclass's compiled step takes after the common arguments (none here)."""
+        return ()
+
     def _attack_batch(self, x, y, valid, eps, eps_iter, first):
         """``nb_iter`` compiled steps on one padded batch; returns (x_adv, #saturated)."""
         eps_t = ms.Tensor(np.float32(eps))
@@ -131,7 +135,8 @@ class IterativeGradientMethod(AscentSettings, Attack):
         x_t = self._start(x, eps)
         n_sat = None
         for i in range(self._nb_iter):
-            args = (x_t, x, y, valid, eps_t, eps_iter_t, momentum)
+            args = (x_t, x, y, valid, eps_t, eps_iter_t, momentum,
+                    *self._step_extras(tuple(x.shape)))
             if first and i == 0:
                 x_t, momentum, sat = self._first_call(args, tuple(x.shape))
             else:
