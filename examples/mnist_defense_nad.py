@@ -13,11 +13,13 @@ Writes runs/nad/report.json, report.md and figures. The full-MNIST recipe (--ful
 tutorial's own protocol, PGD or fast training instead of NAD and msrun workers are
 options of `mindsec defend`, which runs this same flow (`mindsec defend --help`).
 """
+import time
 from pathlib import Path
 
 import mindsec  # noqa: F401  (runtime settings before MindSpore runs anything)
 from mindsec import atomic, context, data, flows, workflows
 
+start = time.perf_counter()
 print(f"device {context.set_device('auto')}")
 source = data.resolve_data_dir()
 train_data = data.load_mnist("train", source=source)
@@ -30,6 +32,7 @@ report = flows.nad_tutorial(base, train_data, test_data, setting, eps=0.3,
                                      "the test split",
                             defended_ckpt="runs/nad/lenet5_nad_quick.ckpt", data=source.name)
 report.data, report.ckpt = source.describe(), "runs/lenet5.ckpt"
+report.wall_seconds = time.perf_counter() - start     # with the data and the base model
 print(report.format())
 out = Path("runs/nad")
 atomic.write_json(out / "report.json", report.to_dict())
