@@ -553,9 +553,11 @@ def markdown(result):
                          f"{r['samples_per_s']:,.0f} | | | |")
         elif r["row"] == "fgsm":
             bs = r["batch"] if isinstance(r["batch"], int) else int(str(r["batch"]).split("(")[1][:-1])
+            vs_floor = f"{r['samples_per_s'] / floor[bs]:.2f}" if bs in floor else \
+                "- (no floor row)"
             lines.append(f"| fgsm | {r['mode']} | {r['impl']} | {r['batch']} | "
                          f"{r['samples_per_s']:,.0f} | {r['samples_per_s'] / ref[r['mode']]:.2f}x"
-                         f" | {r['samples_per_s'] / floor[bs]:.2f} | {100 * r['adv_accuracy']:.2f}% |")
+                         f" | {vs_floor} | {100 * r['adv_accuracy']:.2f}% |")
     tasks = []
     for row, label in (("sweep", "eps sweep, 10 eps, scored"),
                        ("eval", "AttackEvaluate, all metrics"),
