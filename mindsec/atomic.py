@@ -5,6 +5,7 @@ through :func:`atomic_path`: the content is written to a temporary file beside t
 flushed to disk, then renamed over the target in one step (``os.replace``); an error or a
 kill leaves the previous file, and no temporary behind (on an error).
 """
+import hashlib
 import json
 import os
 from contextlib import contextmanager
@@ -46,4 +47,13 @@ def write_json(path, data):
     return write_text(path, json.dumps(data, indent=2))
 
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json"]
+def sha256(path, chunk=1 << 20):
+    """Hex SHA-256 of a file's bytes (what a checkpoint or data file is checked against)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "sha256"]

