@@ -116,9 +116,9 @@ def _run(module, args):
 def _record(args):
     """The run record of this command (beside ``--out``), or None: for ``status``, for a
     command without ``--out``, and in msrun's processes (the launcher records the job)."""
-    out = getattr(args, "out", None)
-    if out is None and args.command == "adv-train":
-        out = f"runs/robust/{args.defense}_{args.model}.ckpt"    # its default checkpoint
+    module = COMMANDS[args.command][0]
+    out = module.output_path(args) if hasattr(module, "output_path") else \
+        getattr(args, "out", None)
     if args.command == "status" or out is None:
         return None
     from . import distributed, runrecord    # pylint: disable=import-outside-toplevel

@@ -42,6 +42,11 @@ def add_arguments(parser):
     return parser
 
 
+def output_path(args):
+    """The checkpoint this run writes (its report and run record go beside it)."""
+    return Path(args.out or f"runs/robust/{args.defense}_{args.model}.ckpt")
+
+
 def run(args):
     # pylint: disable=import-outside-toplevel
     from .. import context, data, distributed
@@ -52,7 +57,7 @@ def run(args):
     check_number("--eps", args.eps, low=0.0, high=1.0)
     check_number("--lr", args.lr, low=0.0)
     check_positive(args, "epochs", "batch", "pgd_steps", "workers")
-    out = Path(args.out or f"runs/robust/{args.defense}_{args.model}.ckpt")
+    out = output_path(args)
     check_output_file("--out", out)
     target = context.set_device(args.device, args.mode)
     rank, world = distributed.setup()           # (0, 1) unless started by msrun
