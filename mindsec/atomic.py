@@ -3,13 +3,51 @@
 Every file mindsec writes (checkpoints, JSON reports, Markdown, decompressed data) goes
 through :func:`atomic_path`: the content is written to a temporary file beside the target,
 flushed to disk, then renamed over the target in one step (``os.replace``); an error or a
-kill leaves the previous file, and no temporary behind (on an error).
+kill leaves the previous file, and no temporary behind (on an error). A ``kill -9`` between
+the write and the rename can leave only a hidden temporary (``.name.tmpPID.suffix``), which
+no reader mistakes for a result (:func:`is_temporary`) and :func:`sweep` removes on resume.
 """
 import hashlib
 import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
+
+
+_TEMPORARY = re.compile(r"^\.(?P<stem>.+)\.tmp(?P<pid>\d+)(?P<suffix>\.[^.]*)?$")
+
+
+def _temporary(path):
+    return path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+
+
+def is_temporary(path):
+    """True for the temporary file of a write in progress (or of one that was killed)."""
+    return _TEMPORARY.match(Path(path).name) is not None
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # someone else's process: alive
+        return True
+    return True
+
+
+def sweep(directory):
+    """Remove the temporaries that killed writers left in ``directory`` (a ``kill -9``
+    between the write and the rename); those of live processes on this host are kept.
+    Returns the paths removed."""
+    removed = []
+    for path in Path(directory).glob(".*.tmp*"):
+        match = _TEMPORARY.match(path.name)
+        if match and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 @contextmanager
@@ -19,7 +57,7 @@ def atomic_path(path):
     renamed to ``path``; on an error it is removed and ``path`` is untouched."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    tmp = _temporary(path)
     try:
         yield tmp
         with open(tmp, "rb") as f:
@@ -56,4 +94,5 @@ def sha256(path, chunk=1 << 20):
     return digest.hexdigest()
 
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "sha256"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_json", "sha256", "is_temporary",
+           "sweep"]

@@ -30,7 +30,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from .atomic import atomic_path
+from .atomic import atomic_path, is_temporary
 from .errors import DataError, InputError, MindsecError
 
 SCHEMES = ("s3",)
@@ -258,9 +258,9 @@ def fetch_data_root(url, names, what="data_dir"):
 
 # ----------------------------------------------------------------------------- writing
 def _upload_order(folder):
-    """A folder's files, Markdown and JSON last: a reader that finds a report finds the
-    figures and arrays it names."""
-    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    """A folder's files (a killed write's temporaries left out), Markdown and JSON last: a
+    reader that finds a report finds the figures and arrays it names."""
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file() and not is_temporary(p))
     return sorted(files, key=lambda p: p.suffix in (".md", ".json"))
 
 

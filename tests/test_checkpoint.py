@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,29 @@ def test_reports_are_written_atomically(tmp_path, monkeypatch):
         write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1}
     assert list(path.parent.iterdir()) == [path]
+
+
+def test_a_killed_writers_temporary_is_never_a_chunk_and_is_swept_on_resume(tmp_path):
+    """A kill -9 between a chunk's write and its rename leaves a hidden temporary: the stage
+    store neither counts nor reads it as a finished chunk, and removes it when it reopens the
+    directory; the temporary of a live writer (this process) is kept."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    from mindsec import atomic  # pylint: disable=import-outside-toplevel
+    from mindsec.evaluations.stages import StageStore  # pylint: disable=import-outside-toplevel
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    lines = []
+    store = StageStore(tmp_path, {"run": 1}, log=lines.append)
+    store._save("e0-a0", 0, np.ones(3, bool))  # pylint: disable=protected-access
+    killed = tmp_path / f".e0-a0-00001.tmp{dead_pid}.npy"
+    killed.write_bytes(b"\x93NUMPY half")
+    live = tmp_path / f".e0-a0-00002.tmp{os.getpid()}.npy"
+    live.write_bytes(b"\x93NUMPY half")
+    assert atomic.is_temporary(killed) and not atomic.is_temporary(tmp_path / "e0-a0-00000.npy")
+    StageStore(tmp_path, {"run": 1}, log=lines.append)
+    assert lines[-1].endswith(": 1 chunks already done")
+    assert not killed.exists() and live.exists()
+    assert sorted(p.name for p in tmp_path.glob("*.npy") if not atomic.is_temporary(p)) == \
+        ["e0-a0-00000.npy"]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path, write_json
+from ..atomic import atomic_path, is_temporary, sweep, write_json
 
 CHUNK = 500
 
@@ -83,16 +83,21 @@ class StageStore:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             old = None
+        if self.dir.is_dir():
+            sweep(self.dir)                       # what a kill -9 left half-written
         if old == manifest:
-            n = len(list(self.dir.glob("*.npy")))
+            n = len(self._chunks())
             self.log(f"resuming from {self.dir}: {n} chunks already done")
             return
-        if old is not None or any(self.dir.glob("*.npy")):
+        if old is not None or self._chunks():
             self.log(f"{self.dir} held the state of another run: starting afresh")
-            for stale in self.dir.glob("*.npy"):      # each worker removes its own share
+            for stale in self._chunks():      # each worker removes its own share
                 if int(stale.stem.rsplit("-", 1)[-1]) % self.world == self.rank:
                     stale.unlink(missing_ok=True)
         write_json(path, manifest)     # every worker writes the same bytes, atomically
+
+    def _chunks(self):
+        return [p for p in self.dir.glob("*.npy") if not is_temporary(p)]
 
     def _seed_for(self, key, j):
         words = [self.seed, j] + list(key.encode())
