@@ -51,11 +51,10 @@ def predict_logits(network, inputs, batch_size=1000):
     # fewer inputs than a batch are padded to a power of two: a caller whose query sizes
     # vary (Square's shrinking set of points) compiles a few graphs, not one per size
     batch_size = bucket_size(n, max(1, int(batch_size)))
-    out = []
-    for start, stop in padded_batches(n, batch_size):
-        batch = pad_to(inputs[start:stop], batch_size)
-        out.append(network(ms.Tensor(batch)).asnumpy()[: stop - start])
-    return np.concatenate(out)
+    # every batch is dispatched before any is read back: no wait on the device per batch
+    outs = [(stop - start, network(ms.Tensor(pad_to(inputs[start:stop], batch_size))))
+            for start, stop in padded_batches(n, batch_size)]
+    return np.concatenate([out.asnumpy()[:m] for m, out in outs])
 
 
 def accuracy(network, inputs, labels, batch_size=1000):

@@ -283,17 +283,24 @@ class Attack:
         return None if total < 0 else int(round(total))
 
     def _run(self, inputs, labels, batch_size):
+        """One compiled step per batch. Each batch's result is read back only after the
+        next batch is dispatched, so the host copy overlaps the device's work instead of
+        waiting for it batch by batch."""
         n = inputs.shape[0]
         out = np.empty_like(inputs)
         counts = []
+        pending = None
         for start, stop, x, y, valid in self._feed(inputs, labels, batch_size):
             args = (x, y, valid, self._batch_noise(x.shape))
             if start == 0:
                 adv, n_sat = self._first_call(args, inputs.shape)
             else:
                 adv, n_sat = self._step(*args)
-            out[start:stop] = adv.asnumpy()[: stop - start]
+            if pending is not None:
+                _read_into(out, *pending)
+            pending = (start, stop, adv)
             counts.append(n_sat)
+        _read_into(out, *pending)
         self.stats = {"samples": n, "saturated": self._saturated_total(counts)}
         return out
 
@@ -313,6 +320,11 @@ class Attack:
         except (TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"inputs of shape {shape} do not fit the network: "
                              f"{_first_line(exc)}") from None
+
+
+def _read_into(out, start, stop, tensor):
+    """Copy a padded batch's device result into rows ``start:stop`` of ``out``."""
+    out[start:stop] = tensor.asnumpy()[: stop - start]
 
 
 def _first_line(exc):
