@@ -22,8 +22,39 @@ def bucket_size(n, batch_size):
     return int(min(batch_size, 1 << max(0, int(n - 1).bit_length())))
 
 
+class Rows:
+    """Arrays that share their first axis, sliced, indexed and padded together: what a
+    multi-input network takes beside the input an attack perturbs (its other inputs and
+    its labels, MindArmour's tuple ``inputs`` and ``labels``). On the device they are one
+    tuple of tensors (:func:`to_tensor`)."""
+
+    def __init__(self, arrays):
+        self.arrays = tuple(arrays)
+
+    @property
+    def shape(self):
+        return (self.arrays[0].shape[0],)
+
+    def __len__(self):
+        return self.arrays[0].shape[0]
+
+    def __getitem__(self, index):
+        return Rows(a[index] for a in self.arrays)
+
+
+def to_tensor(value):
+    """A numpy array as a Tensor; :class:`Rows` as a tuple of Tensors, marked mutable so a
+    compiled step takes its values as inputs (not constants, which would recompile)."""
+    if isinstance(value, Rows):
+        return ms.mutable(tuple(ms.Tensor(a) for a in value.arrays))
+    return ms.Tensor(value)
+
+
 def pad_to(array, size):
-    """``array`` with its first axis padded to ``size`` rows (edge rows repeated)."""
+    """``array`` (or :class:`Rows`) with its first axis padded to ``size`` rows (edge rows
+    repeated)."""
+    if isinstance(array, Rows):
+        return Rows(pad_to(a, size) for a in array.arrays)
     missing = size - array.shape[0]
     if missing <= 0:
         return array

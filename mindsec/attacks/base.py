@@ -15,7 +15,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
-from ..batching import num_classes, pad_to, padded_batches, predict_logits
+from ..batching import Rows, num_classes, pad_to, padded_batches, predict_logits, to_tensor
 from ..checks import (check_batch_size, check_bounds, check_inputs, check_number,
                       check_seed, to_class_indices)
 from ..errors import InputError
@@ -167,6 +167,8 @@ class Attack:
     def _prepare_labels(self, labels, inputs):
         """Labels in the format the compiled step takes, checked against ``inputs``."""
         n = inputs.shape[0]
+        if isinstance(labels, Rows):         # checked by _checked_rows
+            return labels
         if self._num_classes is None and self._logits_net is not None:
             self._num_classes = num_classes(self._logits_net, inputs[:1])
         if self._label_mode == "asis":
@@ -187,6 +189,12 @@ class Attack:
         labels for a targeted attack; ``None`` attacks the model's own predictions
         (untargeted; avoids label leaking in adversarial training), or, for an attack whose
         ``label_source`` is least-likely, the model's least-likely classes as targets.
+
+        A multi-input network that is its own loss (``loss_fn=None``; the gradient and
+        iterative attacks) takes MindArmour's tuples: ``inputs = (x, *others)`` perturbs
+        ``x`` and passes ``others`` to the network beside it, ``labels`` may be a tuple of
+        arrays, and the network is called as ``network(x, *others, *labels)``; the result
+        is the adversarial ``x``.
         """
         inputs, labels, _ = self._checked(inputs, labels, None, whole=True)
         return self._run(inputs, labels, inputs.shape[0])
@@ -200,7 +208,11 @@ class Attack:
     def _checked(self, inputs, labels, batch_size, whole=False):
         """Checked inputs, labels in the step's format, and the batch size (all of the
         inputs with ``whole``; else the given or automatic size, at most N)."""
-        inputs = check_inputs(inputs, self._bounds)
+        if isinstance(inputs, tuple) or self._label_mode == "asis" and \
+                isinstance(labels, tuple) and all(np.ndim(v) >= 1 for v in labels):
+            inputs, labels = self._checked_rows(inputs, labels)
+        else:
+            inputs = check_inputs(inputs, self._bounds)
         if labels is None:
             labels = self.least_likely(inputs) \
                 if self._labels_none is LabelSource.LEAST_LIKELY else self.predicted_labels(inputs)
@@ -210,6 +222,47 @@ class Attack:
         batch_size = auto_batch_size(inputs.shape[1:]) if batch_size is None \
             else check_batch_size(batch_size)
         return inputs, labels, min(batch_size, inputs.shape[0])
+
+    # attacks whose loss may be the user's multi-input network (loss_fn=None) set it
+    _tuple_inputs = False
+
+    def _checked_rows(self, inputs, labels):
+        """MindArmour's multi-input form, for a network that is its own loss: ``inputs`` a
+        tuple whose first array is perturbed and whose others go to the network beside it,
+        ``labels`` an array or a tuple of arrays; returns (the checked first array, the
+        rest as :class:`~mindsec.batching.Rows`: the network's other inputs, then the
+        labels)."""
+        name = type(self).__name__
+        if not self._tuple_inputs:
+            raise InputError(f"{name} takes one inputs array, got a {type(inputs).__name__}; "
+                             f"tuple inputs (a multi-input network) work with the gradient "
+                             f"and iterative attacks")
+        if self._label_mode != "asis":
+            raise InputError("tuple inputs need loss_fn=None and a network that takes "
+                             "(inputs..., labels...) and returns its loss, as in MindArmour")
+        parts = inputs if isinstance(inputs, tuple) else (inputs,)
+        if not parts:
+            raise InputError("inputs is an empty tuple; expected (the perturbed inputs, "
+                             "the network's other inputs...)")
+        first = check_inputs(parts[0], self._bounds,
+                             name="inputs[0]" if len(parts) > 1 else "inputs")
+        if labels is None:
+            raise InputError("labels=None needs a network that returns logits and a loss_fn; "
+                             "a network that is its own loss needs its labels")
+        tags = [f"inputs[{i}]" for i in range(1, len(parts))]
+        if isinstance(labels, tuple) and all(np.ndim(v) >= 1 for v in labels):
+            tags += [f"labels[{i}]" for i in range(len(labels))]
+        else:
+            labels = (labels,)
+            tags.append("labels")
+        rest = []
+        for tag, value in zip(tags, parts[1:] + labels):
+            value = value.asnumpy() if isinstance(value, ms.Tensor) else np.asarray(value)
+            if value.ndim == 0 or value.shape[0] != first.shape[0]:
+                raise InputError(f"{tag} must have {first.shape[0]} rows, one per input, got "
+                                 f"shape {value.shape}")
+            rest.append(value)
+        return first, Rows(rest)
 
     def predicted_labels(self, inputs, batch_size=DEFAULT_BATCH_SIZE):
         """The model's predicted classes for ``inputs`` (int32 (N,)): the labels an
@@ -273,7 +326,7 @@ class Attack:
                 mask[: stop - start] = 1.0
                 valid = ms.Tensor(mask)
             yield (start, stop, ms.Tensor(pad_to(inputs[start:stop], batch_size)),
-                   ms.Tensor(pad_to(labels[start:stop], batch_size)), valid)
+                   to_tensor(pad_to(labels[start:stop], batch_size)), valid)
 
     @staticmethod
     def _saturated_total(counts):

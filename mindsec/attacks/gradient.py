@@ -128,6 +128,7 @@ class GradientMethod(Attack):
     _rule = "steepest"          # the sign of the gradient; FGM normalises it
     kind = AttackKind.SINGLE_STEP
     short_name = "FGSM"
+    _tuple_inputs = True        # MindArmour's multi-input form (loss_fn=None)
 
     def __init__(self, network, eps=0.07, alpha=None, bounds=None, loss_fn=None,
                  is_targeted=False, *, stable_loss=True, seed=None):

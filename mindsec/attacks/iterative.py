@@ -76,6 +76,7 @@ class IterativeGradientMethod(AscentSettings, Attack):
     _nb_restarts = 1
     kind = AttackKind.ITERATIVE
     short_name = "BIM"
+    _tuple_inputs = True        # MindArmour's multi-input form (loss_fn=None)
 
     def __init__(self, network, eps=0.3, eps_iter=0.1, bounds=(0.0, 1.0), nb_iter=5,
                  loss_fn=None, *, is_targeted=False, stable_loss=True, seed=None):

@@ -126,7 +126,8 @@ class _UserLoss(nn.Cell):
 
 
 class _NetworkIsLoss(nn.Cell):
-    """``loss_fn=None``: the network maps (x, y) to its loss."""
+    """``loss_fn=None``: the network maps (x, y) to its loss; ``y`` a tuple (a multi-input
+    network: its other inputs, then its labels) is spread, ``network(x, *y)``."""
 
     def __init__(self, network):
         super().__init__(auto_prefix=False)
@@ -134,6 +135,8 @@ class _NetworkIsLoss(nn.Cell):
         self.unknown = ms.Tensor(-1.0, ms.float32)
 
     def construct(self, x, y, valid):
+        if isinstance(y, tuple):
+            return self.network(x, *y), self.unknown
         return self.network(x, y), self.unknown
 
 
