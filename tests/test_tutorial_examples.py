@@ -30,6 +30,15 @@ def test_the_tutorial_examples_run_in_order(tmp_path):
     assert before == acc and after < before - 0.5
     assert abs(figures(out, r"\(l0, l2, linf\).*: \((\S+), (\S+), (\S+)\)")[2] - 0.3) < 0.01
 
+    out = example("mnist_detectors")
+    assert "loaded runs/lenet5.ckpt" in out
+    fgsm = out.split("FGSM:")[1].split("PGD:")[0]
+    auc, tpr = figures(fgsm, r"ErrorBased\s+ROC AUC (\S+)\s+TPR@5%FPR (\S+)")
+    assert auc > 0.95 and tpr > 0.8          # MagNet's reconstruction error sees FGSM noise
+    benign, probes = figures(out, r"SimilarityDetector: (\d+) detections in 200 benign "
+                                  r"queries, (\d+) in 100 probe")
+    assert benign <= 1 and probes >= 1
+
     out = example("mnist_defense_nad")
     report = json.loads((tmp_path / "runs" / "nad" / "report.json").read_text())
     assert report["undefended"]["clean"] == acc
