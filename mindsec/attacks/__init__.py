@@ -14,7 +14,7 @@ Single-step gradient attacks (:mod:`mindsec.attacks.gradient`): ``FastGradientMe
 Black-box: ``SquareAttack`` (score-based, through
 :class:`mindsec.privacy.PredictionAPI`), ``TransferAttack``; MindArmour's query attacks
 (:mod:`mindsec.attacks.black`): ``SaltAndPepperNoiseAttack``, ``GeneticAttack``,
-``HopSkipJumpAttack``.
+``HopSkipJumpAttack``, ``NES``, ``PointWiseAttack``, ``PSOAttack``.
 
 Every attack is configuration around one compiled ascent step
 (:mod:`mindsec.attacks.core`) and one norm object (:mod:`mindsec.attacks.norms`: ``LINF``,
@@ -38,7 +38,8 @@ from .diverse_input import DiverseInputIterativeMethod, MomentumDiverseInputIter
 from .variance_tuning import (VarianceTuningMomentumIterativeMethod,
                               VarianceTuningNesterovIterativeMethod)
 from .lbfgs import LBFGS
-from .black import BlackModel, GeneticAttack, HopSkipJumpAttack, SaltAndPepperNoiseAttack
+from .black import (NES, BlackModel, GeneticAttack, HopSkipJumpAttack, PointWiseAttack,
+                    PSOAttack, SaltAndPepperNoiseAttack)
 from .losses import StableSoftmaxCrossEntropy, log_odds
 from .norms import L1, L2, LINF, Norm, get_norm
 
@@ -52,7 +53,8 @@ __all__ = ["Attack", "AttackKind", "LabelSource", "Norm", "LINF", "L2", "L1", "g
            "ProjectedGradientDescent", "MomentumIterativeMethod", "DeepFool", "TransferAttack",
            "AutoProjectedGradientDescent", "APGD", "FastAdaptiveBoundary", "FAB",
            "SquareAttack", "CarliniWagnerL2Attack", "JSMAAttack"]
-__all__ += ["BlackModel", "SaltAndPepperNoiseAttack", "GeneticAttack", "HopSkipJumpAttack"]
+__all__ += ["BlackModel", "SaltAndPepperNoiseAttack", "GeneticAttack", "HopSkipJumpAttack",
+            "NES", "PointWiseAttack", "PSOAttack"]
 __all__ += ["DiverseInputIterativeMethod", "MomentumDiverseInputIterativeMethod",
             "VarianceTuningMomentumIterativeMethod", "VarianceTuningNesterovIterativeMethod",
             "LBFGS"]
