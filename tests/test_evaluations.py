@@ -73,6 +73,13 @@ def test_vectorized_distances_and_ssim_equal_the_per_image_reference(fgsm_case):
     np.testing.assert_allclose(ssim(rgb, noisy),
                                [compute_ssim(rgb[i], noisy[i]) for i in range(20)], atol=1e-6)
     assert np.allclose(ssim(x[:5], x[:5]), 1.0)
+    # channels last, as MindArmour's tutorials pass them (transpose(0, 2, 3, 1))
+    hwc, noisy_hwc = rgb.transpose(0, 2, 3, 1), noisy.transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(ssim(hwc, noisy_hwc),
+                               [compute_ssim(hwc[i], noisy_hwc[i]) for i in range(20)],
+                               atol=1e-6)
+    np.testing.assert_allclose(ssim(adv[:50].transpose(0, 2, 3, 1), x[:50].transpose(0, 2, 3, 1)),
+                               ssim(adv[:50], x[:50]), atol=1e-7)
 
 
 def test_no_success_gives_mindarmours_sentinels(fgsm_case):

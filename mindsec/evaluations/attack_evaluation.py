@@ -22,16 +22,20 @@ def lp_distances(inputs, adv_inputs):
 
 
 def ssim(images, others, win_size=7, data_range=2.0, k1=0.01, k2=0.03):
-    """Per-image SSIM (N,) of (N, C, H, W) or (N, H, W) arrays, MindArmour's definition:
-    a ``win_size`` uniform window, ``data_range`` 2, sample covariances, borders of
-    ``win_size // 2`` cropped, averaged over pixels then channels. Vectorized over N."""
+    """Per-image SSIM (N,) of (N, C, H, W), (N, H, W, C) or (N, H, W) arrays, MindArmour's
+    definition: a ``win_size`` uniform window, ``data_range`` 2, sample covariances,
+    borders of ``win_size // 2`` cropped, averaged over pixels then channels. Vectorized
+    over N. As in MindArmour, an image whose first axis is 1 or 3 is channels-first, any
+    other channels-last (its own tutorials pass ``transpose(0, 2, 3, 1)``)."""
     a = np.asarray(images, np.float32)
     b = np.asarray(others, np.float32)
     if a.ndim == 3:
         a, b = a[:, None], b[:, None]
     if a.ndim != 4 or a.shape != b.shape:
-        raise InputError(f"ssim needs two (N, C, H, W) arrays of one shape, got {a.shape} "
-                         f"and {b.shape}")
+        raise InputError(f"ssim needs two (N, C, H, W) or (N, H, W, C) arrays of one shape, "
+                         f"got {a.shape} and {b.shape}")
+    if a.shape[1] not in (1, 3):                  # channels last
+        a, b = a.transpose(0, 3, 1, 2), b.transpose(0, 3, 1, 2)
     if min(a.shape[2:]) < win_size:
         raise InputError(f"ssim needs images of at least {win_size}x{win_size}, got "
                          f"{a.shape[2:]}")
