@@ -3,19 +3,25 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_path
 
-def _pyplot():
+
+def pyplot():
+    """``matplotlib.pyplot`` on the file-only Agg backend (no display needed)."""
     import matplotlib  # pylint: disable=import-outside-toplevel
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
     return plt
 
 
-def _save(plt, fig, path):
+def save_figure(fig, path):
+    """Write ``fig`` as a PNG at ``path`` atomically (a killed run leaves the old file or
+    none, never half a picture) and close it. Returns the path."""
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    pyplot().close(fig)
     return path
 
 
@@ -41,7 +47,7 @@ def adversarial_grid(inputs, adv_inputs, labels, clean_probs, adv_probs, path, c
     """Rows: originals, perturbations (adv - x, centred grey), adversarial images; each
     with its label, predicted class and confidence. Picks the first ``count`` inputs the
     model classified correctly. Returns the path."""
-    plt = _pyplot()
+    plt = pyplot()
     labels = np.asarray(labels)
     right = np.flatnonzero(clean_probs.argmax(1) == labels)
     picks = (right if right.size >= count else np.arange(len(labels)))[:count]
@@ -66,25 +72,25 @@ def adversarial_grid(inputs, adv_inputs, labels, clean_probs, adv_probs, path, c
                 ax.set_ylabel(rows[row], fontsize=9)
     if title:
         fig.suptitle(title, fontsize=11)
-    return _save(plt, fig, path)
+    return save_figure(fig, path)
 
 
 def eps_curve(sweep, path, title=None):
     """Accuracy and mean true-class probability against eps from a
     :class:`mindsec.attacks.SweepResult`. Returns the path."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 3.8))
     ax.plot(sweep.eps, 100 * sweep.accuracy, marker="o", ms=3, label="accuracy")
     ax.plot(sweep.eps, 100 * sweep.mean_label_prob, marker="s", ms=3,
             label="mean true-class probability")
     _finish(ax, "eps (fraction of the [0, 1] pixel range)", "%", title, "upper right")
-    return _save(plt, fig, path)
+    return save_figure(fig, path)
 
 
 def robustness_curves(reports, path, title=None):
     """Worst-case robust accuracy (with its confidence band) against eps for each model,
     from ``{name: RobustnessReport}``. Returns the path."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for name, report in reports.items():
         eps = np.asarray(report.eps)
@@ -96,14 +102,14 @@ def robustness_curves(reports, path, title=None):
     _finish(ax, "eps (Linf, fraction of the [0, 1] pixel range)",
             "worst-case robust accuracy (%)", None, "upper right")
     ax.set_title((title + "\n" if title else "") + f"cascade: {names}", fontsize=8.5)
-    return _save(plt, fig, path)
+    return save_figure(fig, path)
 
 
 def image_rows(images, labels, path, title=None, per_row=None):
     """A grid with one row per class: ``images`` (N, 1, H, W) in [0, 1] grouped by
     ``labels`` (the class each image stands for), up to ``per_row`` per row (default: the
     most any class has). Returns the path."""
-    plt = _pyplot()
+    plt = pyplot()
     labels = np.asarray(labels).ravel()
     classes = np.unique(labels)
     groups = [np.flatnonzero(labels == c) for c in classes]
@@ -123,7 +129,7 @@ def image_rows(images, labels, path, title=None, per_row=None):
                 ax.set_ylabel(str(cls), rotation=0, fontsize=9, labelpad=10, va="center")
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(plt, fig, path)
+    return save_figure(fig, path)
 
 
 def line_chart(series, path, xlabel, ylabel, title, *, log_x=False, ylim=None, hline=None,
@@ -131,7 +137,7 @@ def line_chart(series, path, xlabel, ylabel, title, *, log_x=False, ylim=None, h
     """Curves ``series`` = ``[(label, xs, ys, style)]`` (``style``: matplotlib line options)
     with labelled axes, a grid, an optional dashed reference line at ``hline``, whole
     numbers on the x axis with ``integer_x`` (epochs). Returns the path."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     for label, xs, ys, style in series:
         ax.plot(xs, ys, label=label, **style)
@@ -152,13 +158,13 @@ def line_chart(series, path, xlabel, ylabel, title, *, log_x=False, ylim=None, h
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc=legend_at)
     ax.set_title(title, fontsize=10)
-    return _save(plt, fig, path)
+    return save_figure(fig, path)
 
 
 def robustness_history(records, path, title=None):
     """Clean and adversarial accuracy (and the loss, right axis) against the epoch, from a
     :class:`mindsec.callbacks.RobustnessMonitor` history. Returns the path."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     epochs = [r["epoch"] for r in records]
     for key, label in (("clean_acc", "clean"), ("fgsm_acc", "FGSM"), ("pgd_acc", "PGD")):
@@ -171,4 +177,4 @@ def robustness_history(records, path, title=None):
         right = ax.twinx()
         right.plot(epochs, losses, color="grey", ls=":", label="training loss")
         right.set_ylabel("training loss", color="grey")
-    return _save(plt, fig, path)
+    return save_figure(fig, path)

@@ -12,12 +12,10 @@ array (lists are accepted), and bad arguments raise a one-line
 types).
 """
 from math import pi
-from pathlib import Path
 
 import numpy as np
 
 from .. import plots
-from ..atomic import atomic_path
 from ..errors import InputError
 from .checks import as_array
 
@@ -83,7 +81,7 @@ class RadarMetric:
 
     def figure(self):
         """Draw the chart; returns the ``matplotlib`` Figure (close it when done)."""
-        plt = plots._pyplot()  # pylint: disable=protected-access
+        plt = plots.pyplot()
         fig = plt.figure(figsize=(5.6, 5.0))
         ax = fig.add_subplot(111, polar=True)
         ax.spines["polar"].set_visible(False)
@@ -106,10 +104,7 @@ class RadarMetric:
 
     def show(self, path="radar.png"):
         """Write the chart as a PNG at ``path``, atomically; returns the path."""
-        fig = self.figure()
-        with atomic_path(path) as tmp:
-            plots._save(plots._pyplot(), fig, tmp)  # pylint: disable=protected-access
-        return Path(path)
+        return plots.save_figure(self.figure(), path)
 
 
 __all__ = ["RadarMetric"]

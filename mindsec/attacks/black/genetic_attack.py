@@ -31,6 +31,30 @@ from ...errors import InputError
 from .black_model import BlackBoxAttack, BudgetSpent
 
 
+def reduce_perturbation(queries, targeted, flat, final, y, rows, counts, shape):
+    """Move each pixel of the found examples ``final[rows]`` half way back towards the
+    originals ``flat[rows]`` where they stay adversarial (one batched query per pixel
+    position; ``counts`` grows by the queries each point used). True if the budget ran out.
+    The genetic and particle-swarm attacks both end with it."""
+    depth = flat[rows].max(axis=1) - flat[rows].min(axis=1)
+    for i in range(flat.shape[1]):
+        diff = flat[rows, i] - final[rows, i]
+        sel = np.abs(diff) > depth * 0.1
+        if not sel.any():
+            continue
+        moved, step = rows[sel], diff[sel] * 0.5
+        final[moved, i] += step
+        try:
+            hits = queries.adversarial(final[moved].reshape((-1,) + shape[1:]), y[moved],
+                                       targeted)
+        except BudgetSpent:
+            final[moved, i] -= step
+            return True
+        counts[moved] += 1
+        final[moved[~hits], i] -= step[~hits]
+    return False
+
+
 class GeneticAttack(BlackBoxAttack):
     """Genetic search for adversarial examples (MindArmour's arguments and defaults).
 
@@ -128,7 +152,8 @@ class GeneticAttack(BlackBoxAttack):
                                                                rest, state, span)
         final[~success] = elite[~success]
         if not exhausted and success.any():
-            exhausted = self._reduce(flat, final, y, np.flatnonzero(success), counts, shape)
+            exhausted = reduce_perturbation(self._queries, self._is_targeted, flat, final, y,
+                                            np.flatnonzero(success), counts, shape)
         self.stats = {"samples": n, "queries": self._queries.total - start,
                       "budget_exhausted": exhausted}
         adv = np.clip(final, lo, hi).reshape(shape).astype(np.float32)
@@ -177,24 +202,3 @@ class GeneticAttack(BlackBoxAttack):
         mutate = self._rng.random(children.shape) < rate[:, None, None]
         children = children + noise * mutate
         return np.concatenate([children, elite[:, None, :]], axis=1), elite
-
-    def _reduce(self, flat, final, y, rows, counts, shape):
-        """Move each pixel of the found examples half way back where it stays adversarial
-        (one batched query per pixel position); True if the budget ran out."""
-        depth = flat[rows].max(axis=1) - flat[rows].min(axis=1)
-        for i in range(flat.shape[1]):
-            diff = flat[rows, i] - final[rows, i]
-            sel = np.abs(diff) > depth * 0.1
-            if not sel.any():
-                continue
-            moved, step = rows[sel], diff[sel] * 0.5
-            final[moved, i] += step
-            try:
-                hits = self._queries.adversarial(
-                    final[moved].reshape((-1,) + shape[1:]), y[moved], self._is_targeted)
-            except BudgetSpent:
-                final[moved, i] -= step
-                return True
-            counts[moved] += 1
-            final[moved[~hits], i] -= step[~hits]
-        return False

@@ -37,7 +37,7 @@ import numpy as np
 from ...checks import check_bounds, check_count, check_flag, check_number
 from ...errors import InputError
 from .black_model import BlackBoxAttack, BudgetSpent
-from .genetic_attack import GeneticAttack
+from .genetic_attack import reduce_perturbation
 from .natural_evolutionary_strategy import as_logits
 
 
@@ -87,8 +87,6 @@ class PSOAttack(BlackBoxAttack):
         self._t_max = check_count("t_max", t_max)
         self._pm = check_number("pm", pm, low=0.0, high=1.0, low_open=False)
 
-    _reduce = GeneticAttack._reduce                 # pylint: disable=protected-access
-
     @property
     def pop_size(self):
         return self._pop_size
@@ -122,7 +120,8 @@ class PSOAttack(BlackBoxAttack):
         except BudgetSpent:
             exhausted = True
         if not exhausted and success.any():
-            exhausted = self._reduce(flat, best, y, np.flatnonzero(success), counts, shape)
+            exhausted = reduce_perturbation(self._queries, self._is_targeted, flat, best, y,
+                                            np.flatnonzero(success), counts, shape)
         self.stats = {"samples": n, "queries": self._queries.total - start,
                       "budget_exhausted": exhausted}
         adv = np.clip(best, lo[:, None], hi[:, None]).reshape(shape).astype(np.float32)
