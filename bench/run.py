@@ -23,6 +23,9 @@ Rows (median of --repeats timed runs after one warm-up; samples/s):
   imagenet FGSM and PGD-10 on EfficientNet-Lite0 at 224x224 (real photos, ImageNet weights):
           mindsec vs the same weights in PyTorch, same CPU, with sign agreement (optional;
           skipped without pip install "mindsec[imagenet]")
+  blackbox MindArmour's query attacks (salt and pepper, genetic, HopSkipJump, NES,
+          PointWise, PSO) on the first 32 test digits at the same query budget: mindsec
+          through a counting PredictionAPI vs mindarmour through a BlackModel (bench/blackbox.py)
   flow    the whole tutorial flow from random weights, each side in a fresh process:
           mindsec's --full recipe vs MindArmour's tutorial recipe (bench/mindarmour_flow.py),
           wall time and accuracies against the targets
@@ -61,11 +64,13 @@ from mindsec.evaluations import AttackEvaluate
 from mindsec.models import LeNet5
 from mindsec.progress import Stages
 
+from blackbox import blackbox_rows, blackbox_table  # noqa: E402  (bench/ is on sys.path)
+
 HERE = Path(__file__).resolve().parent
 MODES = {"graph": ms.GRAPH_MODE, "pynative": ms.PYNATIVE_MODE}
 FLOOR_BATCHES = (32, 64, 128, 512, 2048)     # 64: MindArmour's default; 2048: mindsec's
 ROWS = ("floor", "fgsm", "sweep", "eval", "torch", "pgd", "nad", "knobs", "flow",
-        "autoattack", "imagenet")
+        "autoattack", "imagenet", "blackbox")
 DEFAULT_ROWS = "floor,fgsm,sweep,eval,torch"
 
 
@@ -582,7 +587,7 @@ def markdown(result):
         lines += tasks
     lines += _torch_table(result["rows"]) + _knob_table(result["rows"]) + \
         _flow_table(result["rows"]) + _autoattack_table(result["rows"]) + \
-        _imagenet_table(result["rows"])
+        _imagenet_table(result["rows"]) + blackbox_table(result["rows"])
     if result.get("max_abs_diff_strict") is not None:
         lines += ["", f"max |mindsec(stable_loss=False) - mindarmour| over all FGSM outputs: "
                       f"{result['max_abs_diff_strict']:g} (graph), "
@@ -737,6 +742,8 @@ def main(argv=None):
             ("autoattack", lambda: autoattack_rows(args.aa_ckpt, source, args.aa_images,
                                                    args.repeats)),
             ("imagenet", lambda: imagenet_rows(args.repeats)),
+            ("blackbox", lambda: blackbox_rows(net, x[:32], y[:32], min(args.repeats, 2),
+                                               timed)),
             ("knobs", lambda: knob_rows(args.knob_rounds or (1 if args.quick else 2), target,
                                         args.data_dir)),
             ("flow", lambda: flow_rows(args.quick, args.data_dir, target))):

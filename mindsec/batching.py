@@ -76,15 +76,19 @@ def num_classes(network, sample):
 
 
 def predict_logits(network, inputs, batch_size=1000):
-    """``network``'s outputs for numpy ``inputs``, in fixed-size batches (fewer inputs than
-    ``batch_size``: one batch padded to a power of two). Returns numpy."""
+    """``network``'s outputs for numpy ``inputs``, in fixed-size batches (a ragged last
+    batch padded to a power of two). Returns numpy."""
     n = inputs.shape[0]
-    # fewer inputs than a batch are padded to a power of two: a caller whose query sizes
-    # vary (Square's shrinking set of points) compiles a few graphs, not one per size
-    batch_size = bucket_size(n, max(1, int(batch_size)))
-    # every batch is dispatched before any is read back: no wait on the device per batch
-    outs = [(stop - start, network(ms.Tensor(pad_to(inputs[start:stop], batch_size))))
-            for start, stop in padded_batches(n, batch_size)]
+    batch_size = max(1, int(batch_size))
+    # a ragged last batch (or fewer inputs than a batch) is padded to a power of two, not
+    # to a whole batch: a caller whose query sizes vary (Square's shrinking set of points,
+    # a black-box attack's probes) compiles a few graphs, not one per size, and computes
+    # at most twice the rows it asked for
+    outs = []
+    for start, stop in padded_batches(n, batch_size):
+        size = bucket_size(stop - start, batch_size)
+        # every batch is dispatched before any is read back: no wait on the device per batch
+        outs.append((stop - start, network(ms.Tensor(pad_to(inputs[start:stop], size)))))
     return np.concatenate([out.asnumpy()[:m] for m, out in outs])
 
 

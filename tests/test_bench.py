@@ -3,6 +3,7 @@ and the tables built from their rows."""
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, error_lines, run_script
@@ -68,3 +69,23 @@ def test_bench_rejects_an_unknown_row():
     assert error_lines(done.stderr) == ["error: --rows: unknown row(s) warp; choose from "
                                         "floor, fgsm, sweep, eval, torch, pgd, nad, knobs, "
                                         "flow, autoattack, imagenet or all"]
+
+
+def test_blackbox_row_times_both_sides_at_one_budget(trained_lenet, test_slice):
+    """The blackbox row on three digits (three of its attacks: the others take as long as
+    MindArmour's one-image-at-a-time runs): both implementations ran, on the same budget
+    (queries per point within it), and the table states the 3x target."""
+    import blackbox  # noqa: E402  pylint: disable=import-outside-toplevel
+    x, y = test_slice
+    names = ("SaltAndPepperNoiseAttack", "NES (Query_Limit)", "PSOAttack")
+    rows = blackbox.blackbox_rows(trained_lenet, x[:3], y[:3].astype(np.int64), 1,
+                                  bench.timed, names=names)
+    assert {r["attack"] for r in rows} == set(names) and len(rows) == 6
+    assert all(r["seconds"] > 0 and 0.0 <= r["success"] <= 1.0 for r in rows)
+    salt = {r["impl"]: r for r in rows if r["attack"] == "SaltAndPepperNoiseAttack"}
+    assert salt["mindsec"]["success"] == 1.0 and salt["mindsec"]["queries_per_point"] <= 50
+    nes = [r for r in rows if r["attack"].startswith("NES")]
+    assert all(r["queries_per_point"] <= 1500 for r in nes)
+    table = "\n".join(blackbox.blackbox_table(rows))
+    assert "| PSOAttack |" in table and "(target 3x)" in table
+    assert "met" in table
