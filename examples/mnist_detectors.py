@@ -5,7 +5,9 @@
 LeNet5 from runs/lenet5.ckpt (trained there if missing, as examples/mnist_train.py does), a
 MagNet auto-encoder trained on training digits, FGSM / PGD (eps 0.3) and CW examples of test
 digits; per detector: ROC AUC and TPR at 5% FPR of its detect_diff score (RegionBased: its 0/1
-verdict), and detect()'s rates at the threshold fit() set on 500 other clean test digits.
+verdict), and detect()'s rates at the threshold fit() set on 500 other clean test digits;
+then PGD that knows MagNet (its loss minus the weighted reconstruction error) against the
+error-based detector.
 """
 import time
 
@@ -59,6 +61,32 @@ for attack_name, attack in made.items():
                     f"  TPR@5%FPR {tpr[fpr <= 0.05].max():.3f}"
         print(f"{line:54s} fitted: TPR {np.mean(det.detect(adv)):.3f} "
               f"FPR {np.mean(det.detect(x)):.3f}")
+
+# an adaptive attack (Carlini and Wagner 2017, "not easily detected"): PGD that knows the
+# detector, ascending the classifier's loss minus MagNet's reconstruction error
+class KnowsMagNet(nn.Cell):
+    def __init__(self, weight):
+        super().__init__()
+        self.net, self.ae, self.weight = net, ae, weight
+        self.ce = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="sum")
+
+    def construct(self, images, labels):
+        error = ((images - self.ae(images)) ** 2).mean(axis=(1, 2, 3)).sum()
+        return self.ce(self.net(images), labels) - self.weight * error
+
+
+errors = dets["ErrorBased"]
+for weight in (1e3, 1e4):
+    adv = attacks.ProjectedGradientDescent(KnowsMagNet(weight), eps=0.3, eps_iter=0.02,
+                                           nb_iter=40).batch_generate(x, y.astype(np.int32))
+    fooled = predict_logits(net, adv).argmax(1) != y
+    caught = np.asarray(errors.detect(adv), bool)
+    truth = np.r_[np.zeros(len(x)), np.ones(fooled.sum())]
+    auc = roc_auc_score(truth, np.r_[clean["ErrorBased"], errors.detect_diff(adv[fooled])]) \
+        if fooled.any() else float("nan")
+    print(f"adaptive PGD-40, reconstruction weight {weight:g}: fools LeNet5 on "
+          f"{fooled.mean():.3f}, unseen by ErrorBased on {np.mean(fooled & ~caught):.3f} "
+          f"(ROC AUC {auc:.3f})")
 
 # a query stream: 200 benign digits, then 100 small steps around one digit (a black-box probe)
 similar = D.SimilarityDetector(net, max_k_neighbor=20, chunk_size=256, fpr=0.01)

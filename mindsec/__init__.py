@@ -12,4 +12,17 @@ from ._version import __version__
 
 apply_onednn_cap()
 
-__all__ = ["__version__"]
+# MindArmour's top-level names that mindsec has (``from mindarmour import BlackModel`` ->
+# ``from mindsec import BlackModel``), imported on first use so ``import mindsec`` stays light
+_TOP_LEVEL = {"Attack": "mindsec.attacks.base", "BlackModel": "mindsec.attacks.black",
+              "Detector": "mindsec.detectors"}
+
+
+def __getattr__(name):
+    if name in _TOP_LEVEL:
+        import importlib  # pylint: disable=import-outside-toplevel
+        return getattr(importlib.import_module(_TOP_LEVEL[name]), name)
+    raise AttributeError(f"module 'mindsec' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "Attack", "BlackModel", "Detector"]

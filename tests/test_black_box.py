@@ -90,8 +90,9 @@ def test_hop_skip_jump_matches_mindarmour(trained_lenet, digits, constraint):
     ok, adv, counts = attack.generate(x, None)           # untargeted: its own predictions
     ref_ok, ref_adv, ref_counts = MAHopSkipJump(
         _model_class(trained_lenet, mindarmour.BlackModel)(), **kw).generate(x, None)
-    ref_adv = ref_adv.reshape(x.shape)                   # MindArmour's are (N, 1, ...)
-    assert adv.shape == x.shape and adv.dtype == np.float32 and ok.all() and ref_ok.all()
+    assert adv.shape == ref_adv.shape == (len(x), 1) + x.shape[1:]   # MindArmour's (N, 1, ...)
+    adv, ref_adv = adv.reshape(x.shape), ref_adv.reshape(x.shape)
+    assert adv.dtype == np.float32 and ok.all() and ref_ok.all()
     assert adv.min() >= 0.0 and adv.max() <= 1.0
     own = predict_logits(trained_lenet, x).argmax(1)
     assert _fooled(trained_lenet, adv, own).mean() >= 0.9
@@ -112,6 +113,7 @@ def test_hop_skip_jump_targeted_from_target_images(trained_lenet, digits):
                                max_num_evals=40, stepsize_search="grid_search", seed=0)
     attack.set_target_images(targets_x)
     ok, adv, _ = attack.generate(x, targets)
+    adv = adv.reshape(x.shape)
     assert ok.all()
     np.testing.assert_array_equal(predict_logits(trained_lenet, adv).argmax(1), targets)
     assert np.all(np.linalg.norm((adv - x).reshape(6, -1), axis=1) <

@@ -35,6 +35,9 @@ def test_the_tutorial_examples_run_in_order(tmp_path):
     fgsm = out.split("FGSM:")[1].split("PGD:")[0]
     auc, tpr = figures(fgsm, r"ErrorBased\s+ROC AUC (\S+)\s+TPR@5%FPR (\S+)")
     assert auc > 0.95 and tpr > 0.8          # MagNet's reconstruction error sees FGSM noise
+    fooled, unseen = figures(out, r"weight 1000: fools LeNet5 on (\S+), unseen by ErrorBased "
+                                  r"on (\S+)")
+    assert unseen > 0.3 and unseen <= fooled       # ... and not an attack that knows it
     benign, probes = figures(out, r"SimilarityDetector: (\d+) detections in 200 benign "
                                   r"queries, (\d+) in 100 probe")
     assert benign <= 1 and probes >= 1

@@ -18,8 +18,9 @@ attack), ``None`` attacks the model's own predictions.
 Here each stage runs for all points at once: one query per initialisation draw, bisection
 step and step-size halving for every point still at it, and one batch with all of a step's
 gradient probes (of as many points as fit in about 4M input values). Draws come from
-``numpy.random.default_rng(seed)``. Differences from MindArmour: the examples come back as
-(N, ...) (MindArmour's are (N, 1, ...)); a point without a starting point comes back as its
+``numpy.random.default_rng(seed)``. The examples come back as MindArmour's do, (N, 1, ...)
+(each point's example with a leading axis of one; ``adv.reshape(x.shape)`` gives (N, ...)).
+Differences from MindArmour: a point without a starting point comes back as its
 input (MindArmour's is None); ``labels=None`` counts the query of each point's own
 prediction; the geometric step search gives up after 64 halvings (MindArmour's does not).
 """
@@ -239,7 +240,7 @@ class HopSkipJumpAttack(BlackBoxAttack):
         self.stats = {"samples": n, "queries": self._queries.total - start,
                       "budget_exhausted": exhausted}
         lo, hi = self._bounds
-        adv = np.clip(result, lo, hi).reshape(x.shape).astype(np.float32)
+        adv = np.clip(result, lo, hi).reshape((n, 1) + x.shape[1:]).astype(np.float32)
         return found, adv, counts
 
     def _attack(self, flat, counts, result, found):
