@@ -8,6 +8,8 @@ Uses MindSpore 2.x's ``mindspore.set_device`` (not the deprecated
 ``set_context(device_target=...)``). A target this MindSpore build or machine cannot run
 raises :class:`~mindsec.errors.DeviceError` with one line naming the available targets.
 """
+from contextlib import contextmanager
+
 import mindspore as ms
 
 from .checks import check_count
@@ -106,3 +108,17 @@ def current():
     mode = "graph" if ms.get_context("mode") == ms.GRAPH_MODE else "pynative"
     return ms.get_context("device_target"), mode
 
+
+@contextmanager
+def in_mode(mode):
+    """Run the block in MindSpore's ``mode`` (``"graph"`` or ``"pynative"``), the previous
+    mode restored after (a training loop needs GRAPH; forward hooks run only in PYNATIVE)."""
+    previous = ms.get_context("mode")
+    wanted = _MODES[mode]
+    if previous != wanted:
+        ms.set_context(mode=wanted)
+    try:
+        yield
+    finally:
+        if previous != wanted:
+            ms.set_context(mode=previous)

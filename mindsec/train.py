@@ -19,7 +19,7 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
 
-from . import checkpoint, distributed, runrecord
+from . import checkpoint, context, distributed, runrecord
 from .batching import accuracy
 from .errors import DataError, InputError
 from .progress import Stages
@@ -189,7 +189,7 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
         start_epoch = _resume(step, ckpt_path, identity)
         log(f"resumed from {ckpt_path} after epoch {start_epoch}/{epochs}")
     history = []
-    with graph_mode():
+    with context.in_mode("graph"):
         for epoch in range(start_epoch, epochs):
             order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle \
                 else np.arange(n)
@@ -227,21 +227,6 @@ def run_epochs(step, network, n, batch_size, epochs, make_batch, counts, *, seed
                 break
     network.set_train(False)
     return history
-
-
-class graph_mode:  # pylint: disable=invalid-name
-    """Context manager: GRAPH mode inside, the previous mode restored after."""
-
-    def __enter__(self):
-        self._mode = ms.get_context("mode")
-        if self._mode != ms.GRAPH_MODE:
-            ms.set_context(mode=ms.GRAPH_MODE)
-        return self
-
-    def __exit__(self, *exc):
-        if self._mode != ms.GRAPH_MODE:
-            ms.set_context(mode=self._mode)
-        return False
 
 
 def _resume(step, ckpt_path, identity):

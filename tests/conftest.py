@@ -93,6 +93,18 @@ def rescaled(net, lo, hi):
     return Rescale(net)
 
 
+def black_model_class(net, base):
+    """The ``BlackModel`` subclass a MindArmour user writes for ``net`` (``base``: mindsec's
+    or mindarmour's ``BlackModel``): ``predict`` runs the network on a batch, or on one
+    image given without its batch axis."""
+    class Model(base):
+        def predict(self, inputs):
+            if inputs.ndim == 3:
+                inputs = inputs[None]
+            return net(ms.Tensor(inputs.astype(np.float32))).asnumpy()
+    return Model
+
+
 def run_script(*args, env=None, timeout=300, cwd=None):
     """Run a Python script of the project in a fresh interpreter; returns CompletedProcess."""
     full_env = dict(os.environ)

@@ -10,7 +10,6 @@ tests/test_contract.py (``batch_generate``, ``model is net``, an eps ball) does 
 them; its parts that do (shape, dtype, bounds, seeds, labels=None) are checked here."""
 import numpy as np
 import pytest
-import mindspore as ms
 
 from mindsec.attacks import GeneticAttack, HopSkipJumpAttack, SaltAndPepperNoiseAttack
 from mindsec.attacks.black import BlackModel, ServedModel
@@ -18,19 +17,12 @@ from mindsec.batching import predict_logits
 from mindsec.errors import InputError
 from mindsec.privacy import PredictionAPI
 
+from conftest import black_model_class  # noqa: E402
+
 mindarmour = pytest.importorskip("mindarmour")
 from mindarmour.adv_robustness.attacks import (  # noqa: E402
     GeneticAttack as MAGenetic, HopSkipJumpAttack as MAHopSkipJump,
     SaltAndPepperNoiseAttack as MASaltAndPepper)
-
-
-def _model_class(net, base):
-    class Model(base):         # the BlackModel a MindArmour user writes
-        def predict(self, inputs):
-            if inputs.ndim == 3:
-                inputs = inputs[None]
-            return net(ms.Tensor(inputs.astype(np.float32))).asnumpy()
-    return Model
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +45,7 @@ def test_salt_and_pepper_matches_mindarmour(trained_lenet, digits):
     ours = SaltAndPepperNoiseAttack(trained_lenet, max_iter=2, seed=0)
     ok, adv, counts = ours.generate(x, y)
     ref_ok, ref_adv, ref_counts = MASaltAndPepper(
-        _model_class(trained_lenet, mindarmour.BlackModel)(), max_iter=2).generate(x, y)
+        black_model_class(trained_lenet, mindarmour.BlackModel)(), max_iter=2).generate(x, y)
     assert ok.dtype == bool and adv.dtype == np.float32 and counts.dtype == np.int64
     assert adv.shape == x.shape and adv.min() >= 0.0 and adv.max() <= 1.0
     np.testing.assert_array_equal(ok, _fooled(trained_lenet, adv, y))
@@ -70,7 +62,7 @@ def test_genetic_matches_mindarmour(trained_lenet, digits):
     kw = dict(targeted=False, max_steps=25, per_bounds=0.2)
     ok, adv, counts = GeneticAttack(trained_lenet, seed=0, **kw).generate(x, y)
     ref_ok, _, ref_counts = MAGenetic(
-        _model_class(trained_lenet, mindarmour.BlackModel)(), **kw).generate(x, y)
+        black_model_class(trained_lenet, mindarmour.BlackModel)(), **kw).generate(x, y)
     assert adv.shape == x.shape and adv.dtype == np.float32
     assert adv.min() >= 0.0 and adv.max() <= 1.0
     assert np.abs(adv - x).max() <= 0.2 + 1e-6              # inside the per_bounds box
@@ -89,7 +81,7 @@ def test_hop_skip_jump_matches_mindarmour(trained_lenet, digits, constraint):
     attack = HopSkipJumpAttack(api, seed=0, **kw)
     ok, adv, counts = attack.generate(x, None)           # untargeted: its own predictions
     ref_ok, ref_adv, ref_counts = MAHopSkipJump(
-        _model_class(trained_lenet, mindarmour.BlackModel)(), **kw).generate(x, None)
+        black_model_class(trained_lenet, mindarmour.BlackModel)(), **kw).generate(x, None)
     assert adv.shape == ref_adv.shape == (len(x), 1) + x.shape[1:]   # MindArmour's (N, 1, ...)
     adv, ref_adv = adv.reshape(x.shape), ref_adv.reshape(x.shape)
     assert adv.dtype == np.float32 and ok.all() and ref_ok.all()
@@ -152,7 +144,7 @@ def test_a_seed_repeats_the_examples(trained_lenet, digits):
 
 def test_a_mindarmour_style_black_model_and_targets(trained_lenet, digits):
     x, y = digits[0][:8], digits[1][:8]
-    model = _model_class(trained_lenet, BlackModel)()
+    model = black_model_class(trained_lenet, BlackModel)()
     assert model.is_adversarial(x[0], (y[0] + 1) % 10, False)
     target = (y + 1) % 10
     ok, adv, _ = GeneticAttack(model, targeted=True, max_steps=40, per_bounds=0.3,
@@ -169,7 +161,7 @@ def test_an_own_is_adversarial_rule_is_asked(trained_lenet, digits):
     x, y = digits[0][:4], digits[1][:4]
     asked = []
 
-    class Strict(_model_class(trained_lenet, BlackModel)):
+    class Strict(black_model_class(trained_lenet, BlackModel)):
         def is_adversarial(self, data, label, is_targeted):
             asked.append(label)
             return False                       # nothing counts as fooled

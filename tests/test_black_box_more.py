@@ -9,7 +9,6 @@ users write them; ours are given the same model or a PredictionAPI (whose probab
 and PSO take as log-probabilities, the same search)."""
 import numpy as np
 import pytest
-import mindspore as ms
 
 from mindsec.attacks import NES, PointWiseAttack, PSOAttack, SaltAndPepperNoiseAttack
 from mindsec.attacks.black import BlackModel
@@ -17,18 +16,11 @@ from mindsec.batching import predict_logits
 from mindsec.errors import InputError
 from mindsec.privacy import PredictionAPI
 
+from conftest import black_model_class  # noqa: E402
+
 mindarmour = pytest.importorskip("mindarmour")
 from mindarmour.adv_robustness.attacks import (  # noqa: E402
     NES as MANES, PointWiseAttack as MAPointWise, PSOAttack as MAPSO)
-
-
-def _model_class(net, base):
-    class Model(base):         # the BlackModel a MindArmour user writes
-        def predict(self, inputs):
-            if inputs.ndim == 3:
-                inputs = inputs[None]
-            return net(ms.Tensor(inputs.astype(np.float32))).asnumpy()
-    return Model
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +68,7 @@ def test_nes_query_limit_matches_mindarmour(trained_lenet, digits):
     attack = NES(api, "Query_Limit", seed=0, **kw)
     ok, adv, counts = attack.generate(x, target)
     np.random.seed(0)
-    ref = MANES(_model_class(trained_lenet, mindarmour.BlackModel)(), "Query_Limit", **kw)
+    ref = MANES(black_model_class(trained_lenet, mindarmour.BlackModel)(), "Query_Limit", **kw)
     ref.set_target_images(x)                     # unused in Query_Limit, but zipped
     ref_ok, ref_adv, ref_counts = (np.asarray(a) for a in ref.generate(x, target))
     assert ok.dtype == bool and adv.dtype == np.float32 and counts.dtype == np.int64
@@ -102,7 +94,7 @@ def test_nes_partial_info_from_target_images(trained_lenet, digits, target_image
     attack.set_target_images(starts)
     ok, adv, counts = attack.generate(x, target)
     np.random.seed(0)
-    ref = MANES(_model_class(trained_lenet, mindarmour.BlackModel)(), "Partial_Info", **kw)
+    ref = MANES(black_model_class(trained_lenet, mindarmour.BlackModel)(), "Partial_Info", **kw)
     ref.set_target_images(starts)
     ref_ok, ref_adv, _ = (np.asarray(a) for a in ref.generate(x, target))
     np.testing.assert_array_equal(ok, (_predicted(trained_lenet, adv) == target) &
@@ -135,7 +127,7 @@ def test_pointwise_matches_mindarmour(trained_lenet, digits):
     ok, adv, counts = attack.generate(x, y)
     np.random.seed(0)
     ref_ok, ref_adv, ref_counts = MAPointWise(
-        _model_class(trained_lenet, mindarmour.BlackModel)(), max_iter=100).generate(x, y)
+        black_model_class(trained_lenet, mindarmour.BlackModel)(), max_iter=100).generate(x, y)
     start_ok, start, _ = SaltAndPepperNoiseAttack(trained_lenet, seed=1).generate(x, y)
     assert ok.dtype == bool and adv.dtype == np.float32 and counts.dtype == np.int64
     assert adv.shape == x.shape and adv.min() >= 0.0 and adv.max() <= 1.0
@@ -158,7 +150,7 @@ def test_pointwise_matches_mindarmour(trained_lenet, digits):
 
 def test_pointwise_targeted_and_init_attack(trained_lenet, digits):
     x, _, target = (a[:6] for a in digits)
-    model = _model_class(trained_lenet, BlackModel)()
+    model = black_model_class(trained_lenet, BlackModel)()
     init = SaltAndPepperNoiseAttack(model, is_targeted=True, max_iter=20, seed=3)
     attack = PointWiseAttack(model, max_iter=40, is_targeted=True, init_attack=init, seed=0)
     ok, adv, counts = attack.generate(x, target)
@@ -174,7 +166,7 @@ def test_pointwise_targeted_and_init_attack(trained_lenet, digits):
 # -- PSOAttack -------------------------------------------------------------------------
 def test_pso_matches_mindarmour(trained_lenet, digits, old_numpy):
     x, y = digits[0][:16], digits[1][:16]
-    model = _model_class(trained_lenet, mindarmour.BlackModel)()
+    model = black_model_class(trained_lenet, mindarmour.BlackModel)()
     kw = dict(t_max=40, bounds=(0.0, 1.0))
     ok, adv, counts = PSOAttack(model, seed=0, **kw).generate(x, y)
     np.random.seed(0)
@@ -240,7 +232,7 @@ def test_a_seed_repeats_the_examples(trained_lenet, digits, target_images):
 
 def test_a_mindarmour_style_black_model_and_one_hot_labels(trained_lenet, digits):
     x, y, target = (a[:6] for a in digits)
-    model = _model_class(trained_lenet, BlackModel)()
+    model = black_model_class(trained_lenet, BlackModel)()
     ok, adv, _ = PSOAttack(model, t_max=10, sparse=False, seed=0).generate(x, np.eye(10)[y])
     ok2, adv2, _ = PSOAttack(model, t_max=10, seed=0).generate(x, y)
     np.testing.assert_array_equal(adv, adv2)

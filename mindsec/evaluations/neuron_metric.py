@@ -22,24 +22,10 @@ import numpy as np
 import mindspore as ms
 from mindspore import nn
 
+from .. import context
 from ..batching import padded_batches
 from ..checks import check_batch_size, check_inputs
 from ..errors import InputError
-
-
-class _pynative:  # pylint: disable=invalid-name
-    """Context manager: PYNATIVE mode inside (forward hooks run), previous mode after."""
-
-    def __enter__(self):
-        self._mode = ms.get_context("mode")
-        if self._mode != ms.PYNATIVE_MODE:
-            ms.set_context(mode=ms.PYNATIVE_MODE)
-        return self
-
-    def __exit__(self, *exc):
-        if self._mode != ms.PYNATIVE_MODE:
-            ms.set_context(mode=self._mode)
-        return False
 
 
 def _as_numpy(name, value):
@@ -106,7 +92,7 @@ class NeuronMetric:
         handles = [self._cells[name].register_forward_hook(hook_for(name))
                    for name in self._hook_names]
         try:
-            with _pynative():
+            with context.in_mode("pynative"):
                 for start, stop in padded_batches(len(x), self._batch_size):
                     calls.clear()
                     self._model(ms.Tensor(x[start:stop]))
