@@ -68,7 +68,7 @@ def test_bench_rejects_an_unknown_row():
     assert done.returncode == 2
     assert error_lines(done.stderr) == ["error: --rows: unknown row(s) warp; choose from "
                                         "floor, fgsm, sweep, eval, torch, pgd, nad, knobs, "
-                                        "flow, autoattack, imagenet or all"]
+                                        "flow, autoattack, imagenet, blackbox or all"]
 
 
 def test_blackbox_row_times_both_sides_at_one_budget(trained_lenet, test_slice):
