@@ -15,12 +15,13 @@ def pyplot():
 
 
 def save_figure(fig, path):
-    """Write ``fig`` as a PNG at ``path`` atomically (a killed run leaves the old file or
-    none, never half a picture) and close it. Returns the path."""
+    """Write ``fig`` at ``path`` atomically (a killed run leaves the old file or none, never
+    half a picture; the format from the suffix, PNG without one) and close it. Returns the
+    path."""
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
+        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".").lower() or "png")
     pyplot().close(fig)
     return path
 
