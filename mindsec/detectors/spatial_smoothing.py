@@ -7,6 +7,8 @@ copies stacked and sorted, the middle one taken (the upper middle for an even wi
 scipy does). It filters each image over its last two (spatial) axes, each channel apart;
 inputs (N, D) are filtered along D.
 """
+from functools import lru_cache
+
 import numpy as np
 import mindspore as ms
 from mindspore import nn, ops
@@ -63,8 +65,13 @@ def median_filter(inputs, ksize=3):
     for (N, D)), on the device; float32 of the same shape."""
     inputs = checked(inputs)
     ksize = check_count("ksize", ksize)
-    cell = _MedianFilter(inputs.shape, ksize, inputs.ndim >= 3)
-    return predict(cell, inputs)
+    return predict(_filter_cell(inputs.shape[1:], ksize), inputs)
+
+
+@lru_cache(maxsize=16)
+def _filter_cell(sample_shape, ksize):
+    """One compiled filter per sample shape and window, reused by every call."""
+    return _MedianFilter(sample_shape, ksize, len(sample_shape) >= 2)
 
 
 class SpatialSmoothing(Detector):
@@ -91,7 +98,6 @@ class SpatialSmoothing(Detector):
         self._metric = metric
         self._fpr = check_rate("false_positive_ratio", false_positive_ratio)
         self._threshold = None
-        self._filters = {}
 
     def fit(self, inputs, labels=None):
         """Set and return the threshold (np.float32): the distance at the
@@ -117,11 +123,7 @@ class SpatialSmoothing(Detector):
 
     def transform(self, inputs):
         """The median-filtered inputs (see :func:`median_filter`)."""
-        inputs = checked(inputs)
-        key = inputs.shape[1:]
-        if key not in self._filters:
-            self._filters[key] = _MedianFilter(inputs.shape, self._ksize, inputs.ndim >= 3)
-        return predict(self._filters[key], inputs)
+        return median_filter(inputs, self._ksize)
 
     def set_threshold(self, threshold):
         """Set the detection threshold (> 0)."""

@@ -84,6 +84,18 @@ def as_black_model(model):
                      f"mindspore.nn.Cell, got {type(model).__name__}")
 
 
+def checked_target_images(target_images):
+    """``set_target_images``' argument (HSJA, NES): a numeric numpy array (a Tensor is read
+    back), else a one-line InputError."""
+    if hasattr(target_images, "asnumpy"):
+        target_images = target_images.asnumpy()
+    if not isinstance(target_images, np.ndarray) or \
+            not np.issubdtype(target_images.dtype, np.number):
+        raise InputError(f"target_images must be a numeric numpy array, got "
+                         f"{type(target_images).__name__}")
+    return target_images
+
+
 class BudgetSpent(Exception):
     """The PredictionAPI's query budget ran out."""
 

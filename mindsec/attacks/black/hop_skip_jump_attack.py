@@ -28,7 +28,7 @@ import numpy as np
 
 from ...checks import check_bounds, check_count, check_number
 from ...errors import InputError
-from .black_model import BlackBoxAttack, BudgetSpent
+from .black_model import BlackBoxAttack, BudgetSpent, checked_target_images
 
 _INIT_DRAWS = 1001          # MindArmour's ``num_evals > 1e3`` stop
 _PROBE_VALUES = 1 << 22     # input values per gradient-probe batch
@@ -90,12 +90,7 @@ class HopSkipJumpAttack(BlackBoxAttack):
 
     def set_target_images(self, target_images):
         """Starting points for a targeted attack (numpy, one per input)."""
-        if hasattr(target_images, "asnumpy"):
-            target_images = target_images.asnumpy()
-        if not isinstance(target_images, np.ndarray):
-            raise InputError(f"target_images must be a numpy array, got "
-                             f"{type(target_images).__name__}")
-        self._target_images = target_images.astype(np.float64)
+        self._target_images = checked_target_images(target_images).astype(np.float64)
 
     # -- the pieces, for all points at once ------------------------------------------
     def _decide(self, images, rows, counts):

@@ -55,7 +55,7 @@ from scipy.special import log_softmax
 
 from ...checks import check_count, check_number
 from ...errors import InputError
-from .black_model import BlackBoxAttack, BudgetSpent, ServedModel
+from .black_model import BlackBoxAttack, BudgetSpent, ServedModel, checked_target_images
 
 SCENES = ("Label_Only", "Partial_Info", "Query_Limit")
 _PROBE_VALUES = 1 << 22     # input values per probe batch
@@ -164,13 +164,7 @@ class NES(BlackBoxAttack):
     def set_target_images(self, target_images):
         """Starting points for ``'Partial_Info'`` and ``'Label_Only'`` (one per input,
         of the targets' classes)."""
-        if hasattr(target_images, "asnumpy"):
-            target_images = target_images.asnumpy()
-        if not isinstance(target_images, np.ndarray) or \
-                not np.issubdtype(target_images.dtype, np.number):
-            raise InputError(f"target_images must be a numeric numpy array, got "
-                             f"{type(target_images).__name__}")
-        self.target_imgs = target_images
+        self.target_imgs = checked_target_images(target_images)
 
     # -- queries -----------------------------------------------------------------------
     def _ask(self, images):
